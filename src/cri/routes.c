@@ -1,0 +1,85 @@
+#include "cri/cri.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.pb-c.h"
+#include "util/xalloc.h"
+
+struct handler_entry {
+	const char *method; /* short name, e.g. "Version" */
+	rpc_unary_fn unary;
+	rpc_stream_fn stream;
+};
+
+/* What ocid serves today; every other method of the services is routed too,
+ * and answers UNIMPLEMENTED naming itself. */
+static const struct handler_entry runtime_handlers[] = {
+	{"Version", cri_version, NULL},
+	{"Status", cri_status, NULL},
+	{"RuntimeConfig", cri_runtime_config, NULL},
+	{"UpdateRuntimeConfig", cri_update_runtime_config, NULL},
+};
+
+static const struct handler_entry *find_handler(const struct handler_entry *table, size_t n, const char *method)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].method, method) == 0)
+			return &table[i];
+	return NULL;
+}
+
+static void add_service(struct cri_service *svc, const ProtobufCServiceDescriptor *desc,
+			const struct handler_entry *table, size_t n_table, struct rpc_route *routes, size_t *n)
+{
+	for (unsigned i = 0; i < desc->n_methods; i++) {
+		const ProtobufCMethodDescriptor *m = &desc->methods[i];
+		struct rpc_route *r = &routes[(*n)++];
+		r->path = xasprintf("/%s/%s", desc->name, m->name);
+		r->input = m->input;
+		r->output = m->output;
+		r->data = svc;
+		const struct handler_entry *h = find_handler(table, n_table, m->name);
+		if (h) {
+			r->unary = h->unary;
+			r->stream = h->stream;
+		}
+	}
+}
+
+int cri_routes_build(struct cri_service *svc, struct rpc_route **routes, size_t *n, ocid_error **err)
+{
+	(void)err;
+	const ProtobufCServiceDescriptor *rt = &runtime__v1__runtime_service__descriptor;
+	const ProtobufCServiceDescriptor *img = &runtime__v1__image_service__descriptor;
+	struct rpc_route *out = xcalloc(rt->n_methods + img->n_methods, sizeof(*out));
+	size_t count = 0;
+	add_service(svc, rt, runtime_handlers, sizeof(runtime_handlers) / sizeof(runtime_handlers[0]), out, &count);
+	add_service(svc, img, NULL, 0, out, &count);
+	*routes = out;
+	*n = count;
+	return 0;
+}
+
+void cri_routes_free(struct rpc_route *routes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)routes[i].path);
+	free(routes);
+}
+
+int cri_service_init(struct cri_service *svc, const struct ocid_config *cfg, ocid_error **err)
+{
+	(void)err;
+	memset(svc, 0, sizeof(*svc));
+	svc->cfg = cfg;
+	pthread_mutex_init(&svc->lock, NULL);
+	return 0;
+}
+
+void cri_service_fini(struct cri_service *svc)
+{
+	pthread_mutex_destroy(&svc->lock);
+	free(svc->pod_cidr);
+	svc->pod_cidr = NULL;
+}
