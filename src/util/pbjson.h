@@ -19,7 +19,9 @@ int pbjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *json,
 		      ProtobufCMessage **out, ocid_error **err);
 
 /* Emits every field, defaults included, so scripts can rely on keys being
- * there. Returns a new reference, or NULL on allocation failure. */
+ * there; except that a NULL sub-message is omitted (not null), only the set
+ * member of a oneof appears, and fields with explicit presence appear only
+ * when set. Returns a new reference, or NULL on allocation failure. */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
 
 #endif
