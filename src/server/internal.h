@@ -1,0 +1,225 @@
+/* Internals shared by the server's files. Nothing here is for other modules.
+ *
+ * Threads: the loop thread (server_run) owns every fd and every nghttp2
+ * session. Workers run handlers. The two meet in three places only:
+ *   - the job queue (workers.c): loop -> worker, one rpc_call per job;
+ *   - the ready list (server.c): worker -> loop, an rpc_call whose worker side
+ *     has news (queued messages or its final status), signalled by an eventfd;
+ *   - the rpc_call's mutex/condvar: cancellation and send flow control.
+ * Fields are grouped below by who may touch them. */
+#ifndef OCID_SERVER_INTERNAL_H
+#define OCID_SERVER_INTERNAL_H
+
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "server/rpc.h"
+#include "server/server.h"
+#include "util/err.h"
+
+#define SERVER_MAX_CONNS 1024
+#define SERVER_WORKER_STACK (512u * 1024u)
+
+int64_t mono_ns(void);
+/* Escapes a logfmt value (quotes, backslashes, control bytes); truncates. */
+void log_escape(const char *in, char *out, size_t size);
+
+/* One length-prefixed gRPC message (prefix included) on its way out. */
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t data[];
+};
+
+void outmsg_free_list(struct outmsg *m);
+
+/* What an epoll registration points at. */
+enum ep_kind { EP_LISTENER, EP_SIGNAL, EP_WAKE, EP_CONN };
+struct ep_tag {
+	enum ep_kind kind;
+};
+
+struct conn {
+	struct ep_tag tag; /* first: epoll data points here */
+	atomic_int refs;   /* the loop's + one per rpc_call */
+	struct server *srv;
+	unsigned id;
+	/* Request bodies held plus response bytes queued and not yet framed.
+	 * Workers add (rpc_call_send), the loop subtracts. */
+	atomic_size_t buffered;
+
+	/* Loop thread only. */
+	int fd;
+	nghttp2_session *session;
+	uint8_t *wbuf; /* framed bytes that the socket did not take yet */
+	size_t wlen, woff, wcap;
+	bool epollout;
+	bool closed;
+	bool dirty;
+	bool goaway;
+	struct conn *dirty_next;
+	struct conn *prev, *next; /* srv->conns, or srv->closed once closed */
+	struct rpc_call *calls;   /* attached calls (one per open stream) */
+	unsigned n_streaming;     /* attached streaming calls */
+};
+
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+enum call_state {
+	CALL_READING = 0, /* headers seen, request body arriving */
+	CALL_DISPATCHED,  /* a worker owns the request */
+	CALL_FINISHED,    /* final status decided on the loop */
+};
+
+struct rpc_call {
+	atomic_int refs;
+	struct server *srv;
+	struct conn *conn; /* holds a ref */
+	const struct rpc_route *route;
+	int32_t stream_id;
+	int64_t start_ns;
+	int64_t deadline_ns; /* 0: none */
+	atomic_bool cancelled;
+
+	/* Request body: the loop's until dispatch, then the worker's. */
+	uint8_t *body;
+	size_t body_len, body_cap;
+	size_t body_accounted; /* bytes of body counted in conn->buffered */
+
+	/* Loop thread only. */
+	enum call_state state;
+	bool attached;       /* tied to an open nghttp2 stream */
+	bool prefix_checked; /* first message prefix validated */
+	bool resp_started;   /* response HEADERS submitted with a data provider */
+	bool worker_done;    /* the worker's final status has been taken */
+	bool logged;
+	bool is_stream;
+	uint8_t hdr_flags;   /* HDR_* below */
+	char *path;          /* :path as received */
+	char *bad_value;     /* offending header value for the error message */
+	size_t msg_declared; /* declared length of the first message */
+	struct outmsg *out_head, *out_tail; /* loop-owned response bytes */
+	size_t out_off;
+	int final_code;
+	char *final_msg;
+	size_t heap_idx; /* position in srv->heap, SIZE_MAX if absent */
+	struct rpc_call *conn_prev, *conn_next;
+
+	/* Worker -> loop, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct outmsg *pend_head, *pend_tail;
+	size_t pend_bytes;
+	bool done;      /* the worker finished */
+	int done_code;
+	char *done_msg;
+	bool in_ready;  /* on srv's ready list (or about to be) */
+	atomic_bool send_blocked;
+
+	struct rpc_call *ready_next; /* under srv->ready_mu */
+	struct rpc_call *job_next;   /* under the workers' mutex */
+};
+
+#define HDR_METHOD_OK 0x01
+#define HDR_CTYPE_OK 0x02
+#define HDR_BAD_TIMEOUT 0x04
+#define HDR_BAD_ENCODING 0x08
+#define HDR_HAVE_CTYPE 0x10
+
+struct workers;
+
+struct server {
+	struct server_options opts; /* defaults filled in */
+	char *socket_path;
+	dev_t sock_dev;
+	ino_t sock_ino;
+
+	int epfd;
+	int listen_fd;
+	int sig_fd;
+	int wake_fd;  /* eventfd: workers -> loop */
+	int spare_fd; /* reserve fd for EMFILE on accept */
+	struct ep_tag listen_tag, sig_tag, wake_tag;
+
+	pthread_condattr_t condattr; /* CLOCK_MONOTONIC */
+	nghttp2_session_callbacks *h2_callbacks;
+	nghttp2_option *h2_option;
+
+	/* Loop thread only. */
+	struct conn *conns;
+	struct conn *closed; /* freed at the end of the loop iteration */
+	struct conn *dirty;
+	unsigned n_conns;
+	unsigned next_conn_id;
+	struct rpc_call **heap;
+	size_t heap_len, heap_cap;
+	bool shutting_down;
+	int64_t grace_deadline;
+	int64_t accept_paused_until;
+	uint8_t *rbuf;
+
+	/* Worker -> loop. */
+	pthread_mutex_t ready_mu;
+	struct rpc_call *ready_head, *ready_tail;
+	bool ready_signalled;
+
+	struct workers *workers;
+};
+
+/* listener.c */
+int listener_open(const char *path, int *fd_out, dev_t *dev, ino_t *ino, ocid_error **err);
+/* Unlinks path if it is still the socket we bound. */
+void listener_unlink(const char *path, dev_t dev, ino_t ino);
+
+/* call.c */
+struct rpc_call *call_new(struct conn *c, int32_t stream_id);
+void call_ref(struct rpc_call *call);
+void call_unref(struct rpc_call *call);
+/* Sets the cancel flag and wakes the handler. Any thread. */
+void call_cancel(struct rpc_call *call);
+/* Worker side: unpack, run the handler, report. Consumes the caller's ref. */
+void call_execute(struct rpc_call *call);
+/* Frames msg into a new outmsg; RESOURCE_EXHAUSTED over max_message. */
+int call_pack(struct rpc_call *call, const ProtobufCMessage *msg, struct outmsg **out,
+	      ocid_error **err);
+
+/* server.c */
+/* Worker side: hands the call to the loop (takes a ref). Called once per
+ * false->true transition of call->in_ready. */
+void server_ready_push(struct server *srv, struct rpc_call *call);
+void server_mark_dirty(struct server *srv, struct conn *c);
+void heap_add(struct server *srv, struct rpc_call *call);
+void heap_remove(struct server *srv, struct rpc_call *call);
+int server_epoll_mod(struct server *srv, int fd, struct ep_tag *tag, uint32_t events);
+
+/* conn.c */
+int conn_callbacks_new(struct server *srv, ocid_error **err);
+int conn_new(struct server *srv, int fd, ocid_error **err);
+void conn_handle_events(struct conn *c, uint32_t events);
+void conn_flush(struct conn *c);
+void conn_close(struct conn *c, const char *why);
+void conn_goaway(struct conn *c);
+/* Shutdown grace expired: cancels every call and closes. */
+void conn_abort(struct conn *c);
+/* The loop takes what a worker reported (ready list). */
+void conn_deliver(struct rpc_call *call);
+/* The loop's deadline timer fired for this call. */
+void conn_deadline(struct rpc_call *call);
+
+/* workers.c */
+int workers_new(struct server *srv, unsigned n, unsigned max_streaming,
+		struct workers **out, ocid_error **err);
+/* Queues a unary call (takes a ref). */
+void workers_submit(struct workers *w, struct rpc_call *call);
+/* Starts a dedicated thread (takes a ref). -1 when at max_streaming. */
+int workers_start_stream(struct workers *w, struct rpc_call *call);
+/* Stops and joins the pool; waits for streaming threads; drops queued jobs. */
+void workers_free(struct workers *w);
+
+#endif

@@ -1,0 +1,164 @@
+/* A fixed pool of threads for unary calls fed by a FIFO job queue, and one
+ * dedicated thread per streaming call up to a limit. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/internal.h"
+#include "util/log.h"
+
+struct workers {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;        /* jobs queued or stop */
+	pthread_cond_t stream_cond; /* a streaming thread ended */
+	struct rpc_call *head, *tail;
+	bool stop;
+	unsigned n_threads;
+	pthread_t *threads;
+	unsigned n_streaming, max_streaming;
+	pthread_attr_t attr;
+};
+
+static void *worker_main(void *arg)
+{
+	struct workers *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->stop)
+			break;
+		struct rpc_call *call = w->head;
+		w->head = call->job_next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		call->job_next = NULL;
+		pthread_mutex_unlock(&w->mu);
+		call_execute(call);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void *stream_main(void *arg)
+{
+	struct rpc_call *call = arg;
+	struct workers *w = call->srv->workers;
+	call_execute(call);
+	pthread_mutex_lock(&w->mu);
+	w->n_streaming--;
+	pthread_cond_broadcast(&w->stream_cond);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int workers_new(struct server *srv, unsigned n, unsigned max_streaming, struct workers **out,
+		ocid_error **err)
+{
+	(void)srv;
+	struct workers *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return err_set(err, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	w->threads = calloc(n, sizeof(*w->threads));
+	if (w->threads == NULL) {
+		free(w);
+		return err_set(err, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	pthread_cond_init(&w->stream_cond, NULL);
+	pthread_attr_init(&w->attr);
+	pthread_attr_setstacksize(&w->attr, SERVER_WORKER_STACK);
+	w->max_streaming = max_streaming;
+	*out = w;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = pthread_create(&w->threads[i], &w->attr, worker_main, w);
+		if (rc != 0) {
+			err_set_errno(err, GRPC_RESOURCE_EXHAUSTED, rc, "start worker thread");
+			workers_free(w);
+			*out = NULL;
+			return -1;
+		}
+		w->n_threads++;
+	}
+	return 0;
+}
+
+void workers_submit(struct workers *w, struct rpc_call *call)
+{
+	call_ref(call);
+	call->job_next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->job_next = call;
+	else
+		w->head = call;
+	w->tail = call;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int workers_start_stream(struct workers *w, struct rpc_call *call)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->stop || w->n_streaming >= w->max_streaming) {
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	w->n_streaming++;
+	pthread_mutex_unlock(&w->mu);
+
+	call_ref(call);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SERVER_WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, stream_main, call);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		log_warn("cannot start a streaming thread", "error=\"%s\"", strerror(rc));
+		call_unref(call);
+		pthread_mutex_lock(&w->mu);
+		w->n_streaming--;
+		pthread_cond_broadcast(&w->stream_cond);
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	return 0;
+}
+
+void workers_free(struct workers *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	for (unsigned i = 0; i < w->n_threads; i++)
+		pthread_join(w->threads[i], NULL);
+
+	/* Jobs nobody picked up: their calls were cancelled by the shutdown. */
+	pthread_mutex_lock(&w->mu);
+	struct rpc_call *call = w->head;
+	w->head = w->tail = NULL;
+	/* Streaming handlers were cancelled; they must return to let us go. */
+	while (w->n_streaming > 0)
+		pthread_cond_wait(&w->stream_cond, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	while (call) {
+		struct rpc_call *next = call->job_next;
+		call_unref(call);
+		call = next;
+	}
+
+	pthread_attr_destroy(&w->attr);
+	pthread_cond_destroy(&w->stream_cond);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	free(w->threads);
+	free(w);
+}
