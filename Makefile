@@ -59,7 +59,7 @@ check: test-deps
 	@echo "make check: all suites passed"
 
 bench: build
-	$(BUILDDIR)/bench/bench-version
+	$(BUILDDIR)/bench/bench-version --ocid $(BUILDDIR)/src/daemon/ocid
 
 install: build
 	meson install -C $(BUILDDIR) --destdir "$(DESTDIR)"

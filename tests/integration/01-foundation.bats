@@ -173,6 +173,7 @@ teardown() {
 @test "ocid config prints a config file that reads back to the same config" {
 	printf '[ocid.image.mirrors]\n"registry.k8s.io" = ["127.0.0.1:5000"]\n[ocid.runtime.runtimes.extra]\nruntime_path = "/usr/bin/runc"\n' \
 		>"$TESTDIR/conf.d/50-more.conf"
+	mkdir -p "$TESTDIR/empty.d"
 	"$OCID" "${OCID_ARGS[@]}" config >"$TESTDIR/effective.conf"
 	run "$OCID" --config "$TESTDIR/effective.conf" --config-dir "$TESTDIR/empty.d" config
 	[ "$status" -eq 0 ]
