@@ -44,16 +44,17 @@ static Runtime__V1__RuntimeCondition *runtime_condition(const struct ocid_config
  * condition without a restart. */
 static Runtime__V1__RuntimeCondition *network_condition(const struct ocid_config *cfg)
 {
-	char *path = NULL;
+	struct cni_network *net = NULL;
 	ocid_error *err = NULL;
-	if (cni_config_find(cfg->network.network_dir, &path, &err) < 0) {
+	const char *want = cfg->network.cni_default_network;
+	if (cni_config_load(cfg->network.network_dir, want && *want ? want : NULL, &net, &err) < 0) {
 		char *msg = xasprintf("Network plugin returns error: %s", err->msg);
 		err_free(err);
 		Runtime__V1__RuntimeCondition *c = condition("NetworkReady", false, "NetworkPluginNotReady", msg);
 		free(msg);
 		return c;
 	}
-	free(path);
+	cni_network_free(net);
 	return condition("NetworkReady", true, "", "");
 }
 

@@ -17,24 +17,6 @@ int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* logfmt value: no raw quotes, backslashes or control characters. */
-void log_escape(const char *in, char *out, size_t size)
-{
-	size_t j = 0;
-	for (; in && *in && j + 5 < size; in++) {
-		unsigned char ch = (unsigned char)*in;
-		if (ch == '"' || ch == '\\') {
-			out[j++] = '\\';
-			out[j++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			j += (size_t)snprintf(out + j, size - j, "\\x%02x", ch);
-		} else {
-			out[j++] = (char)ch;
-		}
-	}
-	out[j] = '\0';
-}
-
 void outmsg_free_list(struct outmsg *m)
 {
 	while (m) {

@@ -26,8 +26,6 @@
 #define SERVER_WORKER_STACK (512u * 1024u)
 
 int64_t mono_ns(void);
-/* Escapes a logfmt value (quotes, backslashes, control bytes); truncates. */
-void log_escape(const char *in, char *out, size_t size);
 
 /* One length-prefixed gRPC message (prefix included) on its way out. */
 struct outmsg {

@@ -40,6 +40,24 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
+void log_escape(const char *in, char *out, size_t size)
+{
+	size_t j = 0;
+	for (; in && *in && j + 5 < size; in++) {
+		unsigned char ch = (unsigned char)*in;
+		if (ch == '"' || ch == '\\') {
+			out[j++] = '\\';
+			out[j++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			j += (size_t)snprintf(out + j, size - j, "\\x%02x", ch);
+		} else {
+			out[j++] = (char)ch;
+		}
+	}
+	if (size)
+		out[j] = '\0';
+}
+
 void log_emit(enum log_level level, const char *msg, const char *kv_fmt, ...)
 {
 	if (!log_enabled(level))
@@ -60,9 +78,11 @@ void log_emit(enum log_level level, const char *msg, const char *kv_fmt, ...)
 			kv = NULL;
 		va_end(ap);
 	}
+	char esc[1024];
+	log_escape(msg, esc, sizeof(esc));
 	char *line = NULL;
 	int n = asprintf(&line, "time=\"%s.%09ldZ\" level=%s msg=\"%s\"%s%s\n", stamp, ts.tv_nsec,
-			 log_level_name(level), msg, kv ? " " : "", kv ? kv : "");
+			 log_level_name(level), esc, kv ? " " : "", kv ? kv : "");
 	if (n > 0) {
 		fwrite(line, 1, (size_t)n, stderr);
 		fflush(stderr);
