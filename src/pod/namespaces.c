@@ -861,6 +861,17 @@ static pid_t clone_newpid(struct pause_child_args *a)
 	return pid;
 }
 
+static int pause_report_error(const struct child_report *r, const struct pause_child_args *a,
+			      const char *path, ocid_error **err)
+{
+	if (r->step == STEP_SETNS)
+		return err_set_errno(err, GRPC_INTERNAL, r->err, "join the pod's %s namespace",
+				     r->index >= 0 && (size_t)r->index < a->n_ns
+					     ? ns_names[a->kinds[r->index]]
+					     : "?");
+	return err_set_errno(err, GRPC_INTERNAL, r->err, "exec %s", path);
+}
+
 /* Kills and reaps a pause that did not make it. */
 static void pause_abort(int pidfd, pid_t pid)
 {
@@ -963,23 +974,24 @@ int pod_pause_start(const struct pod_pause_spec *spec, struct pod_pause *out, oc
 	close(a.ready_w);
 	a.ready_w = -1;
 
-	if (spec->cgroup && pod_cgroup_add_pid(spec->cgroup, spec->cgroup_leaf, pid, err) < 0)
+	struct child_report r;
+	if ((spec->cgroup && pod_cgroup_add_pid(spec->cgroup, spec->cgroup_leaf, pid, err) < 0) ||
+	    pin(pid, POD_NS_PID, pin_path, err) < 0) {
+		/* A child that failed early (setns) is the cause: say so instead. */
+		struct pollfd early = {.fd = report_r, .events = POLLIN};
+		if (poll(&early, 1, 0) == 1 && read_full(report_r, &r, sizeof(r)) == sizeof(r)) {
+			err_clear(err);
+			pause_report_error(&r, &a, path, err);
+		}
 		goto out;
-	if (pin(pid, POD_NS_PID, pin_path, err) < 0)
-		goto out;
+	}
 	pinned = true;
 	write_all_raw(go_w, "g", 1);
 	close(go_w);
 	go_w = -1;
-	struct child_report r;
 	ssize_t n = read_full(report_r, &r, sizeof(r));
 	if (n == (ssize_t)sizeof(r)) {
-		if (r.step == STEP_SETNS)
-			err_set_errno(err, GRPC_INTERNAL, r.err, "join the pod's %s namespace",
-				      r.index >= 0 && (size_t)r.index < a.n_ns ? ns_names[a.kinds[r.index]]
-								       : "?");
-		else
-			err_set_errno(err, GRPC_INTERNAL, r.err, "exec %s", path);
+		pause_report_error(&r, &a, path, err);
 		goto out;
 	}
 	if (n < 0) {
