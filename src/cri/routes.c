@@ -12,6 +12,18 @@ struct handler_entry {
 	rpc_stream_fn stream;
 };
 
+/* Handlers that never block and do no I/O: run on the event loop (see
+ * struct rpc_route). */
+static const char *const loop_safe_methods[] = {"Version"};
+
+static bool loop_safe(const char *method)
+{
+	for (size_t i = 0; i < sizeof(loop_safe_methods) / sizeof(loop_safe_methods[0]); i++)
+		if (strcmp(loop_safe_methods[i], method) == 0)
+			return true;
+	return false;
+}
+
 /* What ocid serves today; every other method of the services is routed too,
  * and answers UNIMPLEMENTED naming itself. */
 static const struct handler_entry runtime_handlers[] = {
@@ -43,6 +55,7 @@ static void add_service(struct cri_service *svc, const ProtobufCServiceDescripto
 		if (h) {
 			r->unary = h->unary;
 			r->stream = h->stream;
+			r->run_on_loop = h->unary && loop_safe(m->name);
 		}
 	}
 }

@@ -519,6 +519,12 @@ static void dispatch(struct conn *c, struct rpc_call *call)
 		}
 		call->is_stream = true;
 		c->n_streaming++;
+	} else if (call->route->run_on_loop) {
+		/* Constant-time handlers skip the two thread hand-offs; the reply
+		 * goes through the ready list like any other. */
+		call->state = CALL_DISPATCHED;
+		call_ref(call);
+		call_execute(call);
 	} else {
 		call->state = CALL_DISPATCHED;
 		workers_submit(srv->workers, call);

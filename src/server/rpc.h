@@ -35,6 +35,9 @@ struct rpc_route {
 	rpc_unary_fn unary;
 	rpc_stream_fn stream;
 	void *data; /* handler state, given back by rpc_call_data() */
+	/* Unary handlers that never block and do no I/O (Version) may run on
+	 * the event loop itself, saving two thread hand-offs per call. */
+	bool run_on_loop;
 };
 
 void *rpc_call_data(struct rpc_call *call);

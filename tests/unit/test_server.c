@@ -131,13 +131,13 @@ static int h_count(struct rpc_call *call, const ProtobufCMessage *req, ocid_erro
 
 static const struct rpc_route test_routes[] = {
 	{VERSION_PATH, &runtime__v1__version_request__descriptor,
-	 &runtime__v1__version_response__descriptor, h_version, NULL, NULL},
+	 &runtime__v1__version_response__descriptor, h_version, NULL, NULL, true},
 	{FOO_PATH, &runtime__v1__version_request__descriptor,
-	 &runtime__v1__version_response__descriptor, NULL, NULL, NULL},
+	 &runtime__v1__version_response__descriptor, NULL, NULL, NULL, false},
 	{SLOW_PATH, &runtime__v1__version_request__descriptor,
-	 &runtime__v1__version_response__descriptor, h_slow, NULL, NULL},
+	 &runtime__v1__version_response__descriptor, h_slow, NULL, NULL, false},
 	{COUNT_PATH, &runtime__v1__version_request__descriptor,
-	 &runtime__v1__version_response__descriptor, NULL, h_count, NULL},
+	 &runtime__v1__version_response__descriptor, NULL, h_count, NULL, false},
 };
 
 /* ---- a minimal gRPC client over nghttp2 ---- */
