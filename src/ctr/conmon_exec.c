@@ -12,7 +12,7 @@
 
 #include "ctr/conmon.h"
 #include "ctr/conmon_internal.h"
-#include "ocic/crilog.h"
+#include "util/crilog.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -114,6 +114,15 @@ const char *ctr_rt_state_name(enum ctr_rt_state s)
 
 /* ---- helpers ---- */
 
+/* Hands e to the caller's *err (or frees it when *err is taken). */
+static void pass_err(ocid_error **err, ocid_error *e)
+{
+	if (err && *err == NULL)
+		*err = e;
+	else
+		err_free(e);
+}
+
 static bool id_ok(const char *id)
 {
 	if (id == NULL || id[0] == '\0' || id[0] == '.' || id[0] == '-' || strlen(id) > 255)
@@ -192,10 +201,7 @@ static int wait_exit_file(struct ctr_runtime *r, const char *id, int64_t timeout
 		if (exit_read(r->exit_dir, r->persist_root, id, out, &e) == 0)
 			return 0;
 		if (e->code != GRPC_NOT_FOUND || spawn_now_ns() >= end) {
-			if (err && *err == NULL)
-				*err = e;
-			else
-				err_free(e);
+			pass_err(err, e);
 			return -1;
 		}
 		err_free(e);
@@ -347,10 +353,7 @@ int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 		ocid_error *e = NULL;
 		if (oci_runtime_state(rt, ref->id, &st, 0, &e) < 0) {
 			if (e->code != GRPC_NOT_FOUND) {
-				if (err && *err == NULL)
-					*err = e;
-				else
-					err_free(e);
+				pass_err(err, e);
 				return err_prefix(err, "stop %s", ref->id);
 			}
 			err_free(e);
@@ -372,10 +375,7 @@ int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 		ocid_error *e = NULL;
 		if (oci_runtime_kill(rt, ref->id, sig, kill_all, 0, &e) < 0) {
 			if (e->code != GRPC_FAILED_PRECONDITION && e->code != GRPC_NOT_FOUND) {
-				if (err && *err == NULL)
-					*err = e;
-				else
-					err_free(e);
+				pass_err(err, e);
 				return err_prefix(err, "stop %s", ref->id);
 			}
 			err_free(e);
@@ -386,10 +386,7 @@ int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 		ocid_error *e = NULL;
 		if (oci_runtime_kill(rt, ref->id, SIGKILL, kill_all, 0, &e) < 0) {
 			if (e->code != GRPC_FAILED_PRECONDITION && e->code != GRPC_NOT_FOUND) {
-				if (err && *err == NULL)
-					*err = e;
-				else
-					err_free(e);
+				pass_err(err, e);
 				return err_prefix(err, "stop %s", ref->id);
 			}
 			err_free(e);
@@ -406,10 +403,7 @@ int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 	ocid_error *e = NULL;
 	if (wait_exit_file(r, ref->id, have_conmon ? CTR_EXIT_FILE_WAIT_MS : 50, out, &e) < 0) {
 		if (e->code != GRPC_NOT_FOUND) {
-			if (err && *err == NULL)
-				*err = e;
-			else
-				err_free(e);
+			pass_err(err, e);
 			return err_prefix(err, "stop %s", ref->id);
 		}
 		err_free(e);
@@ -496,10 +490,7 @@ int ctr_runtime_status(struct ctr_runtime *r, const struct ctr_ref *ref, struct 
 	ocid_error *e = NULL;
 	if (oci_runtime_state(rt, ref->id, &st, 0, &e) < 0) {
 		if (e->code != GRPC_NOT_FOUND) {
-			if (err && *err == NULL)
-				*err = e;
-			else
-				err_free(e);
+			pass_err(err, e);
 			return err_prefix(err, "status %s", ref->id);
 		}
 		err_free(e);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
-#include "ocic/crilog.h"
+#include "util/crilog.h"
 #include "ocic/ocic.h"
 #include "util/cleanup.h"
 

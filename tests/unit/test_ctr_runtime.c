@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@
 #include "config/config.h"
 #include "ctr/ctr_runtime.h"
 #include "ctr/exit_watch.h"
-#include "ocic/crilog.h"
+#include "util/crilog.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/spawn.h"
@@ -36,7 +37,7 @@
 #define RUNC "/usr/bin/runc"
 #define CRUN "/usr/bin/crun"
 #define BUSYBOX "/bin/busybox"
-#define MAX_CTRS 32
+#define MAX_CTRS 512
 
 /* ---- the fixture ---- */
 
@@ -978,12 +979,78 @@ static void floor_round(struct fx *f, struct ctr *c, const char *path, const cha
 	free(id);
 }
 
+/* conmon + the runtime without the ctr layer: the same conmon argv launched
+ * with a bare posix_spawn, its reply read, start and delete run directly. */
+static void floor_conmon_round(struct fx *f, struct ctr *c, const char *runtime, double *cr)
+{
+	const struct oci_runtime *rt = ctr_runtime_handler(f->rt, runtime);
+	char *id = xasprintf("%s-cf", c->id);
+	char *pd = xasprintf("%s/%s", ctr_runtime_persist_root(f->rt), id);
+	char *log = xasprintf("%s/%s.log", f->log_dir, id);
+	assert_int_equal(mkdir(pd, 0700), 0);
+	struct conmon_create_opts o = {.conmon_path = CONMON, .rt = rt, .id = id, .bundle = c->bundle,
+				       .persist_dir = pd, .exit_dir = ctr_runtime_exit_dir(f->rt), .log_path = log};
+	char **argv = conmon_create_argv(&o);
+	char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "_OCI_SYNCPIPE=3", NULL};
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+	posix_spawn_file_actions_addchdir_np(&fa, pd);
+	int64_t t0 = spawn_now_ns();
+	pid_t pid;
+	int rc = rt->private_mntns ? -1 : posix_spawn(&pid, CONMON, &fa, NULL, argv, envp);
+	if (rt->private_mntns) {
+		/* crun needs its mount namespace: use the one spawner for it. */
+		struct spawn_fd fds[] = {{p[1], 3}};
+		struct spawn_opts so = {.argv = (const char *const *)argv, .envp = (const char *const *)envp,
+					.cwd = pd, .fds = fds, .n_fds = 1, .stdout_mode = SPAWN_DEVNULL,
+					.stderr_mode = SPAWN_DEVNULL, .drain_ns = 1};
+		struct spawn_result res;
+		ocid_error *err = NULL;
+		rc = oci_runtime_spawn(rt, &so, &res, &err);
+		spawn_result_free(&res);
+	} else {
+		assert_int_equal(rc, 0);
+		waitpid(pid, NULL, 0);
+	}
+	assert_int_equal(rc, 0);
+	close(p[1]);
+	char buf[256];
+	ssize_t nr = read(p[0], buf, sizeof(buf) - 1);
+	*cr = ms_since(t0);
+	assert_true(nr > 0);
+	buf[nr] = '\0';
+	assert_non_null(strstr(buf, "\"pid\""));
+	close(p[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	conmon_argv_free(argv);
+	ocid_error *err = NULL;
+	assert_int_equal(oci_runtime_start(rt, id, 0, &err), 0);
+	struct exit_info ei;
+	char *ef = xasprintf("%s/%s", ctr_runtime_exit_dir(f->rt), id);
+	struct stat sb;
+	for (int i = 0; i < 2000 && stat(ef, &sb) < 0; i++)
+		usleep(1000);
+	(void)ei;
+	assert_int_equal(oci_runtime_delete(rt, id, false, 0, &err), 0);
+	usleep(20000);
+	unlink(ef);
+	free(ef);
+	fs_remove_all(pd, &err);
+	unlink(log);
+	free(log);
+	free(pd);
+	free(id);
+}
+
 static void run_bench(struct fx *f, const char *runtime, int n)
 {
 	double *cr = xcalloc((size_t)n, sizeof(double)), *st = xcalloc((size_t)n, sizeof(double));
 	double *ex = xcalloc((size_t)n, sizeof(double)), *rm = xcalloc((size_t)n, sizeof(double));
 	double *fc = xcalloc((size_t)n, sizeof(double)), *fs = xcalloc((size_t)n, sizeof(double));
-	double *fd = xcalloc((size_t)n, sizeof(double));
+	double *fd = xcalloc((size_t)n, sizeof(double)), *fcc = xcalloc((size_t)n, sizeof(double));
 	const char *path = strcmp(runtime, "crun") == 0 ? CRUN : RUNC;
 	char root[32];
 	snprintf(root, sizeof(root), "%s-root", runtime);
@@ -993,10 +1060,18 @@ static void run_bench(struct fx *f, const char *runtime, int n)
 		ctr_start(f, &c, &st[i]);
 		int64_t t0 = spawn_now_ns();
 		struct exit_info ei;
-		assert_true(wait_exit(f, c.id, 10000, &ei));
+		if (!wait_exit(f, c.id, 10000, &ei)) {
+			struct ctr_rt_status rs;
+			ocid_error *err = NULL;
+			if (ctr_runtime_status(f->rt, &c.ref, &rs, &err) == 0)
+				fail_msg("%s: no exit reported: state %s exited %d conmon %d alive %d", c.id,
+					 ctr_rt_state_name(rs.state), rs.exited, rs.conmon_pid, rs.conmon_alive);
+			fail_msg("%s: no exit reported: %s", c.id, err->msg);
+		}
 		ex[i] = ms_since(t0);
 		ctr_remove_keep_bundle(f, &c, &rm[i]);
 		floor_round(f, &c, path, root, &fc[i], &fs[i], &fd[i]);
+		floor_conmon_round(f, &c, runtime, &fcc[i]);
 		free(c.bundle);
 		free(c.log_path);
 	}
@@ -1007,7 +1082,8 @@ static void run_bench(struct fx *f, const char *runtime, int n)
 	report("floor create", runtime, fc, n);
 	report("floor start", runtime, fs, n);
 	report("floor delete", runtime, fd, n);
-	free(cr), free(st), free(ex), free(rm), free(fc), free(fs), free(fd);
+	report("conmon create", runtime, fcc, n);
+	free(cr), free(st), free(ex), free(rm), free(fc), free(fs), free(fd), free(fcc);
 }
 
 static void test_bench(void **state)

@@ -11,7 +11,7 @@
 
 #include "client/duration.h"
 #include "client/grpc_client.h"
-#include "ocic/crilog.h"
+#include "util/crilog.h"
 
 static void endpoint_ok(const char *in, const char *want)
 {

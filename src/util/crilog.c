@@ -1,4 +1,4 @@
-#include "ocic/crilog.h"
+#include "util/crilog.h"
 
 #include <string.h>
 
