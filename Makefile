@@ -53,10 +53,8 @@ check-asan: asan
 		OCID_BUILDDIR=$(abspath $(ASAN_BUILDDIR)) OCID_SANITIZED=1 bats --timing tests/integration
 
 check: test-deps
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) check-asan
-	@echo "make check: all suites passed"
+	$(MAKE) build asan
+	BUILDDIR=$(BUILDDIR) ASAN_BUILDDIR=$(ASAN_BUILDDIR) scripts/check.sh
 
 bench: build
 	$(BUILDDIR)/bench/bench-version --ocid $(BUILDDIR)/src/daemon/ocid
