@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 CNI_CONF_DIR ?= /etc/cni/net.d
 OCID_FLAGS ?=
 
-.PHONY: all build deps test-deps run check check-asan unit integration asan cni-default install clean bench
+.PHONY: all build deps test-deps run check check-asan unit integration asan cni-default install clean bench bench-pod bench-ctr
 
 all: build
 
@@ -58,6 +58,14 @@ check: test-deps
 
 bench: build
 	$(BUILDDIR)/bench/bench-version --ocid $(BUILDDIR)/src/daemon/ocid
+
+# Pod sandbox lifecycle latency and RSS (root; real CNI plugins).
+bench-pod: build
+	$(BUILDDIR)/bench/bench-pod --ocid $(BUILDDIR)/src/daemon/ocid
+
+# Container lifecycle against conmon + runc alone (root; docs/benchmarks.md).
+bench-ctr: build
+	bench/bench-ctr.sh -b $(BUILDDIR)
 
 install: build
 	meson install -C $(BUILDDIR) --destdir "$(DESTDIR)"

@@ -8,7 +8,7 @@ build_pkgs=(build-essential meson ninja-build pkg-config
 	libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev)
 runtime_pkgs=(runc crun conmon containernetworking-plugins iptables iproute2)
 test_pkgs=(libcmocka-dev bats python3 python3-grpcio python3-protobuf
-	docker-registry busybox-static skopeo jq zstd curl openssl)
+	docker-registry busybox-static skopeo jq zstd curl openssl sqlite3 time)
 
 want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")
 if [ "${1:-run}" = test ]; then

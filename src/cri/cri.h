@@ -11,8 +11,20 @@
 #include "server/rpc.h"
 #include "util/err.h"
 
+struct store;
+struct image_puller;
+struct sandbox_mgr;
+struct ctr_mgr;
+
 struct cri_service {
 	const struct ocid_config *cfg;
+	/* The image service (set by the daemon after store_open; borrowed). */
+	struct store *store;
+	struct image_puller *puller;
+	/* Pod sandboxes (set by the daemon after store_open; borrowed). */
+	struct sandbox_mgr *pods;
+	/* Containers (set by the daemon after the pods; borrowed). */
+	struct ctr_mgr *containers;
 	pthread_mutex_t lock; /* guards the mutable fields below */
 	char *pod_cidr;       /* from UpdateRuntimeConfig */
 };
@@ -32,5 +44,39 @@ int cri_status(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMess
 int cri_runtime_config(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
 int cri_update_runtime_config(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
 			      ocid_error **err);
+
+/* Pod sandboxes (sandbox_*.c) */
+int cri_run_pod_sandbox(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_stop_pod_sandbox(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_remove_pod_sandbox(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			   ocid_error **err);
+int cri_pod_sandbox_status(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			   ocid_error **err);
+int cri_list_pod_sandbox(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+
+/* Containers (container_*.c) */
+int cri_create_container(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 ocid_error **err);
+int cri_start_container(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			ocid_error **err);
+int cri_stop_container(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_remove_container(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 ocid_error **err);
+int cri_list_containers(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			ocid_error **err);
+int cri_container_status(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 ocid_error **err);
+int cri_update_container_resources(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+				   ocid_error **err);
+int cri_reopen_container_log(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			     ocid_error **err);
+int cri_exec_sync(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+
+/* runtime.v1.ImageService (image_*.c) */
+int cri_list_images(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_image_status(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_pull_image(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_remove_image(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
+int cri_image_fs_info(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ocid_error **err);
 
 #endif

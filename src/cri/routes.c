@@ -12,9 +12,16 @@ struct handler_entry {
 	rpc_stream_fn stream;
 };
 
-/* Handlers that never block and do no I/O: run on the event loop (see
- * struct rpc_route). */
-static const char *const loop_safe_methods[] = {"Version"};
+/* Handlers that never block and do no I/O to speak of: run on the event loop
+ * (see struct rpc_route). ListContainers and ContainerStatus read a snapshot
+ * under a short mutex (the verbose status also reads the container's
+ * config.json from runroot): on the loop they never queue behind worker
+ * threads busy with slow calls (StopContainers waiting out grace periods).
+ * ListPodSandbox and PodSandboxStatus likewise (a snapshot of the pod index
+ * under its short mutex): slow StopPodSandbox calls (CNI DEL) cannot delay
+ * them. */
+static const char *const loop_safe_methods[] = {"Version", "ListContainers", "ContainerStatus", "ListPodSandbox",
+						"PodSandboxStatus"};
 
 static bool loop_safe(const char *method)
 {
@@ -31,6 +38,28 @@ static const struct handler_entry runtime_handlers[] = {
 	{"Status", cri_status, NULL},
 	{"RuntimeConfig", cri_runtime_config, NULL},
 	{"UpdateRuntimeConfig", cri_update_runtime_config, NULL},
+	{"RunPodSandbox", cri_run_pod_sandbox, NULL},
+	{"StopPodSandbox", cri_stop_pod_sandbox, NULL},
+	{"RemovePodSandbox", cri_remove_pod_sandbox, NULL},
+	{"PodSandboxStatus", cri_pod_sandbox_status, NULL},
+	{"ListPodSandbox", cri_list_pod_sandbox, NULL},
+	{"CreateContainer", cri_create_container, NULL},
+	{"StartContainer", cri_start_container, NULL},
+	{"StopContainer", cri_stop_container, NULL},
+	{"RemoveContainer", cri_remove_container, NULL},
+	{"ListContainers", cri_list_containers, NULL},
+	{"ContainerStatus", cri_container_status, NULL},
+	{"UpdateContainerResources", cri_update_container_resources, NULL},
+	{"ReopenContainerLog", cri_reopen_container_log, NULL},
+	{"ExecSync", cri_exec_sync, NULL},
+};
+
+static const struct handler_entry image_handlers[] = {
+	{"ListImages", cri_list_images, NULL},
+	{"ImageStatus", cri_image_status, NULL},
+	{"PullImage", cri_pull_image, NULL},
+	{"RemoveImage", cri_remove_image, NULL},
+	{"ImageFsInfo", cri_image_fs_info, NULL},
 };
 
 static const struct handler_entry *find_handler(const struct handler_entry *table, size_t n, const char *method)
@@ -68,7 +97,7 @@ int cri_routes_build(struct cri_service *svc, struct rpc_route **routes, size_t 
 	struct rpc_route *out = xcalloc(rt->n_methods + img->n_methods, sizeof(*out));
 	size_t count = 0;
 	add_service(svc, rt, runtime_handlers, sizeof(runtime_handlers) / sizeof(runtime_handlers[0]), out, &count);
-	add_service(svc, img, NULL, 0, out, &count);
+	add_service(svc, img, image_handlers, sizeof(image_handlers) / sizeof(image_handlers[0]), out, &count);
 	*routes = out;
 	*n = count;
 	return 0;

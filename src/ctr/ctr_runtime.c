@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "ctr/conmon_internal.h"
+#include "ctr/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -597,14 +599,40 @@ int ctr_runtime_exec_sync(struct ctr_runtime *r, const struct ctr_ref *ref, cons
 	if (ref->bundle == NULL)
 		return err_set(err, GRPC_INVALID_ARGUMENT, "exec in %s: no bundle", ref->id);
 	cleanup_free char *cfgp = xasprintf("%s/config.json", ref->bundle);
-	json_error_t jerr;
-	json_t *spec = json_load_file(cfgp, 0, &jerr);
-	if (spec == NULL)
-		return err_set(err, GRPC_INTERNAL, "exec in %s: %s: %s", ref->id, cfgp, jerr.text);
+	/* spec_loads: an unlimited rlimit (18446744073709551615) is more than
+	 * a jansson integer holds */
+	cleanup_free char *text = NULL;
+	size_t text_len = 0;
+	FILE *f = fopen(cfgp, "re");
+	if (f == NULL)
+		return err_set_errno(err, GRPC_INTERNAL, errno, "exec in %s: open %s", ref->id, cfgp);
+	{
+		char buf[65536];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			text = xrealloc(text, text_len + n + 1);
+			memcpy(text + text_len, buf, n);
+			text_len += n;
+		}
+	}
+	fclose(f);
+	json_t *spec = NULL;
+	if (spec_loads(text ? text : "", text_len, &spec, err) < 0)
+		return err_prefix(err, "exec in %s: %s", ref->id, cfgp);
 	json_t *proc = json_object_get(spec, "process");
 	if (!json_is_object(proc)) {
 		json_decref(spec);
 		return err_set(err, GRPC_INTERNAL, "exec in %s: %s has no process", ref->id, cfgp);
+	}
+	/* ... and the process file is written by jansson: an unlimited rlimit
+	 * becomes the largest value it can write (still beyond any real use) */
+	size_t ri;
+	json_t *rl;
+	json_array_foreach(json_object_get(proc, "rlimits"), ri, rl) {
+		static const char *const keys[] = {"hard", "soft"};
+		for (size_t k = 0; k < 2; k++)
+			if (json_integer_value(json_object_get(rl, keys[k])) == -1)
+				json_object_set_new(rl, keys[k], json_integer(INT64_MAX));
 	}
 	json_t *args = json_array();
 	for (size_t i = 0; argv[i]; i++)

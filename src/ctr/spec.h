@@ -166,6 +166,11 @@ void spec_result_free(struct spec_result *r);
  * existing ones are kept. */
 int spec_volumes_create(const struct spec_result *r, ocid_error **err);
 
+/* The OCI LinuxResources object for UpdateContainerResources (cpu, memory,
+ * hugepages, pids, unified), checked as spec_build checks them. */
+int spec_resources_update(const Runtime__V1__LinuxContainerResources *res, const struct ocid_runtime_config *rtcfg,
+			  const struct spec_host *host, json_t **out, ocid_error **err);
+
 /* The config.json text (indented, newline-terminated). In the json_t an
  * unlimited rlimit is -1, since jansson integers are signed; the text has
  * the runtime-spec's 18446744073709551615. malloc'd. */

@@ -223,6 +223,26 @@ int spec_resources_build(const struct spec_ctx *ctx, json_t *linux_obj, json_t *
 	return 0;
 }
 
+int spec_resources_update(const Runtime__V1__LinuxContainerResources *res, const struct ocid_runtime_config *rtcfg,
+			  const struct spec_host *host, json_t **out, ocid_error **err)
+{
+	*out = NULL;
+	Runtime__V1__ContainerConfig none = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	struct spec_input in = {.container_id = "", .ctr = &none, .rtcfg = rtcfg, .host = host};
+	struct spec_ctx ctx = {.in = &in, .res = res};
+	json_t *linux_obj = json_object(), *resources = json_object();
+	if (linux_obj == NULL || resources == NULL)
+		abort();
+	int rc = spec_resources_build(&ctx, linux_obj, resources, err);
+	json_decref(linux_obj);
+	if (rc < 0) {
+		json_decref(resources);
+		return -1;
+	}
+	*out = resources;
+	return 0;
+}
+
 /* ---- rlimits ---- */
 
 static const struct {

@@ -36,6 +36,12 @@ static const char ctr_usage[] =
 	"        ListContainers (all states unless --state), newest first. Table:\n"
 	"        CONTAINER IMAGE CREATED STATE NAME ATTEMPT POD ID, IDs cut to 13\n"
 	"        characters unless --no-trunc; -q prints only full IDs.\n"
+	"  exec [--timeout SECONDS] ID [--] CMD [ARG]...\n"
+	"        ExecSync: runs CMD in the running container and waits (no\n"
+	"        terminal, no stdin). Its stdout and stderr are copied to ours and\n"
+	"        ocic exits with its status (1 if the call itself failed); a command\n"
+	"        with options of its own goes after --. --timeout (default 0: none)\n"
+	"        kills it at that point: DEADLINE_EXCEEDED.\n"
 	"  logs [-f|--follow] [-t|--timestamps] [--tail N] ID\n"
 	"        Reads the container's CRI log file (log_path from ContainerStatus)\n"
 	"        on this machine and prints the text of each line: stdout lines to\n"
@@ -336,7 +342,8 @@ static int list(struct ocic *o, int argc, char **argv)
 		return rc;
 	}
 	Runtime__V1__ListContainersResponse *r = (Runtime__V1__ListContainersResponse *)m;
-	qsort(r->containers, r->n_containers, sizeof(r->containers[0]), cmp_created_desc);
+	if (r->n_containers > 1)
+		qsort(r->containers, r->n_containers, sizeof(r->containers[0]), cmp_created_desc);
 	if (quiet) {
 		for (size_t i = 0; i < r->n_containers; i++)
 			puts(r->containers[i]->id);
@@ -358,6 +365,63 @@ static int list(struct ocic *o, int argc, char **argv)
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 	return OCIC_EXIT_OK;
+}
+
+static int exec_sync(struct ocic *o, int argc, char **argv)
+{
+	const char *timeout = NULL;
+	const struct opt opts[] = {{"timeout", 0, OPT_STRING, &timeout}};
+	/* options end at the container id: the rest is the command */
+	int split = 0;
+	while (split < argc && argv[split][0] == '-' && strcmp(argv[split], "--") != 0)
+		split += strcmp(argv[split], "--timeout") == 0 ? 2 : 1;
+	if (split < argc && strcmp(argv[split], "--") != 0)
+		split++; /* the id */
+	if (split > argc)
+		split = argc;
+	const char *pos[argc + 1];
+	int npos;
+	int rc = ocic_parse_args(split, argv, opts, 1, ctr_usage, pos, &npos);
+	if (rc)
+		return rc < 0 ? OCIC_EXIT_OK : rc;
+	int rest = split;
+	if (rest < argc && strcmp(argv[rest], "--") == 0)
+		rest++;
+	if (npos != 1 || rest >= argc)
+		return ocic_usage_error(ctr_usage, "ctr exec: want a container ID and a command");
+	long long secs = 0;
+	if (timeout) {
+		char *end;
+		errno = 0;
+		secs = strtoll(timeout, &end, 10);
+		if (*timeout == '\0' || *end != '\0' || errno || secs < 0 || secs > 315360000LL)
+			return ocic_usage_error(ctr_usage, "invalid --timeout %s: want whole seconds >= 0", timeout);
+	}
+	Runtime__V1__ExecSyncRequest req = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+	req.container_id = (char *)pos[0];
+	req.cmd = argv + rest;
+	req.n_cmd = (size_t)(argc - rest);
+	req.timeout = secs;
+	ProtobufCMessage *m = NULL;
+	ocid_error *err = NULL;
+	if (ocic_call(o, RUNTIME_SERVICE "ExecSync", &req.base, &runtime__v1__exec_sync_response__descriptor,
+		      secs * 1000000000LL, &m, &err) < 0)
+		return ocic_fail(err);
+	if (o->output == OCIC_OUT_JSON) {
+		rc = print_json_message(m);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return rc;
+	}
+	Runtime__V1__ExecSyncResponse *r = (Runtime__V1__ExecSyncResponse *)m;
+	if (r->stdout.len)
+		fwrite(r->stdout.data, 1, r->stdout.len, stdout);
+	fflush(stdout);
+	if (r->stderr.len)
+		fwrite(r->stderr.data, 1, r->stderr.len, stderr);
+	fflush(stderr);
+	rc = r->exit_code < 0 ? 255 : r->exit_code > 255 ? 255 : r->exit_code;
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
 }
 
 /* ---- logs ---- */
@@ -607,5 +671,7 @@ int cmd_ctr(struct ocic *o, int argc, char **argv)
 		return list(o, argc - 1, argv + 1);
 	if (strcmp(sub, "logs") == 0)
 		return logs(o, argc - 1, argv + 1);
+	if (strcmp(sub, "exec") == 0)
+		return exec_sync(o, argc - 1, argv + 1);
 	return ocic_usage_error(ctr_usage, "ctr: unknown subcommand %s", sub);
 }

@@ -1,7 +1,10 @@
 /* ocic image pull|list|status|remove|fsinfo */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api.pb-c.h"
 #include "client/duration.h"
@@ -15,6 +18,9 @@ static const char image_usage[] =
 	"        F (a runtime.v1.PodSandboxConfig) as sandbox_config. The pull's\n"
 	"        deadline is --pull-timeout (a duration; default 0: none), not the\n"
 	"        global --timeout. Table: the image_ref returned, alone on a line.\n"
+	"        On a terminal (stderr), per-layer progress is drawn on stderr while\n"
+	"        the pull runs (ocic polls ImageStatus verbose, whose info[\"pull\"]\n"
+	"        ocid fills for a pull in progress); otherwise nothing but the result.\n"
 	"  list [REF] [-q|--quiet] [--no-trunc]\n"
 	"        ListImages (filtered by REF if given). Table: IMAGE TAG IMAGE ID SIZE,\n"
 	"        one row per tag ('<none>' for untagged images), IDs cut to 13\n"
@@ -43,6 +49,144 @@ static int no_args_or_ref(int argc, char **argv, const struct opt *opts, size_t 
 		return ocic_usage_error(image_usage, "image %s: too many arguments", what);
 	*ref = npos ? pos[0] : NULL;
 	return 0;
+}
+
+/* ---- pull progress: ImageStatus(verbose) polled on a second connection ---- */
+
+struct pull_watch {
+	const char *endpoint;
+	const char *ref;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+	json_t *layers; /* the last "layers" array seen (guarded by mu) */
+	int drawn;      /* lines on screen from the last draw */
+};
+
+/* info["pull"] of an ImageStatus reply, parsed; NULL if absent. */
+static json_t *pull_info(const Runtime__V1__ImageStatusResponse *r)
+{
+	for (size_t i = 0; i < r->n_info; i++) {
+		if (strcmp(r->info[i]->key, "pull") != 0)
+			continue;
+		json_error_t jerr;
+		return json_loads(r->info[i]->value, 0, &jerr);
+	}
+	return NULL;
+}
+
+static void draw(struct pull_watch *w, json_t *layers, bool final)
+{
+	if (!json_is_array(layers) || json_array_size(layers) == 0)
+		return;
+	if (w->drawn > 0)
+		fprintf(stderr, "\033[%dA", w->drawn);
+	size_t i;
+	json_t *l;
+	int lines = 0;
+	json_array_foreach(layers, i, l)
+	{
+		const char *digest = json_string_value(json_object_get(l, "digest"));
+		const char *status = json_string_value(json_object_get(l, "status"));
+		json_int_t size = json_integer_value(json_object_get(l, "size"));
+		json_int_t cur = json_integer_value(json_object_get(l, "current"));
+		if (final && status && strcmp(status, "exists") != 0 && strcmp(status, "failed") != 0) {
+			status = "done";
+			cur = size;
+		} else if (status && strcmp(status, "downloading") == 0 && size > 0 && cur >= size) {
+			status = "unpacking"; /* all bytes in, the extractor finishing */
+		}
+		char hex[13], sb[32], cb[32];
+		snprintf(hex, sizeof(hex), "%s", digest && strchr(digest, ':') ? strchr(digest, ':') + 1 : "?");
+		fmt_size(size > 0 ? (uint64_t)size : 0, sb, sizeof(sb));
+		fmt_size(cur > 0 ? (uint64_t)cur : 0, cb, sizeof(cb));
+		int pct = size > 0 ? (int)(cur * 100 / size) : 0;
+		fprintf(stderr, "\r\033[K%s  %-11s %9s / %-9s %3d%%\n", hex, status ? status : "?", cb, sb, pct);
+		lines++;
+	}
+	w->drawn = lines;
+	fflush(stderr);
+}
+
+static void *watch_main(void *arg)
+{
+	struct pull_watch *w = arg;
+	struct grpc_client *c = NULL;
+	ocid_error *err = NULL;
+	if (grpc_client_connect(w->endpoint, &c, &err) < 0) {
+		err_free(err);
+		return NULL;
+	}
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+	Runtime__V1__ImageStatusRequest req = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+	spec.image = (char *)w->ref;
+	req.image = &spec;
+	req.verbose = true;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 150000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+		if (w->stop)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		ProtobufCMessage *m = NULL;
+		json_t *info = NULL;
+		if (grpc_client_unary(c, IMAGE_SERVICE "ImageStatus", &req.base,
+				      &runtime__v1__image_status_response__descriptor, 2000000000LL, &m, &err) == 0) {
+			info = pull_info((Runtime__V1__ImageStatusResponse *)m);
+			protobuf_c_message_free_unpacked(m, NULL);
+		} else {
+			err_clear(&err);
+		}
+		pthread_mutex_lock(&w->mu);
+		json_t *layers = info ? json_object_get(info, "layers") : NULL;
+		if (!w->stop && json_is_array(layers) && json_array_size(layers) > 0) {
+			json_decref(w->layers);
+			w->layers = json_incref(layers);
+			draw(w, w->layers, false);
+		}
+		json_decref(info);
+	}
+	pthread_mutex_unlock(&w->mu);
+	grpc_client_free(c);
+	return NULL;
+}
+
+static bool watch_start(struct pull_watch *w, struct ocic *o, const char *ref, pthread_t *th)
+{
+	memset(w, 0, sizeof(*w));
+	if (!isatty(STDERR_FILENO))
+		return false;
+	w->endpoint = o->endpoint;
+	w->ref = ref;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(th, NULL, watch_main, w) != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->mu);
+		return false;
+	}
+	return true;
+}
+
+static void watch_stop(struct pull_watch *w, pthread_t th, bool ok)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(th, NULL);
+	if (ok && w->layers)
+		draw(w, w->layers, true);
+	json_decref(w->layers);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
 }
 
 static int pull(struct ocic *o, int argc, char **argv)
@@ -87,10 +231,16 @@ static int pull(struct ocic *o, int argc, char **argv)
 	struct grpc_client *c;
 	ProtobufCMessage *m = NULL;
 	rc = ocic_client(o, &c, &err);
-	if (rc == 0)
+	if (rc == 0) {
+		struct pull_watch w;
+		pthread_t th;
+		bool watching = watch_start(&w, o, ref, &th);
 		rc = grpc_client_unary(c, IMAGE_SERVICE "PullImage", &req.base,
 				       &runtime__v1__pull_image_response__descriptor, deadline, &m,
 				       &err);
+		if (watching)
+			watch_stop(&w, th, rc == 0);
+	}
 	free(user);
 	if (pcfg)
 		protobuf_c_message_free_unpacked(pcfg, NULL);

@@ -27,7 +27,7 @@ static const char main_usage[] =
 	"  version                            = runtime version\n"
 	"  runtime version|status|config|events\n"
 	"  pod create|status|stop|remove|list\n"
-	"  ctr create|start|status|stop|remove|list|logs\n"
+	"  ctr create|start|status|stop|remove|list|logs|exec\n"
 	"  image pull|list|status|remove|fsinfo\n"
 	"  raw METHOD                         send arbitrary bytes to a method\n"
 	"\n"

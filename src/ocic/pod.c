@@ -247,7 +247,8 @@ static int list(struct ocic *o, int argc, char **argv)
 		return rc;
 	}
 	Runtime__V1__ListPodSandboxResponse *r = (Runtime__V1__ListPodSandboxResponse *)m;
-	qsort(r->items, r->n_items, sizeof(r->items[0]), cmp_created_desc);
+	if (r->n_items > 1)
+		qsort(r->items, r->n_items, sizeof(r->items[0]), cmp_created_desc);
 	if (quiet) {
 		for (size_t i = 0; i < r->n_items; i++)
 			puts(r->items[i]->id);

@@ -20,7 +20,11 @@
  * result as prevResult (for 0.4.0+). DEL tolerates a netns that is gone (the
  * plugins are told by an unset CNI_NETNS) and runs every plugin even when
  * one fails, reporting the first failure: plugins' DEL is idempotent, so
- * the caller simply retries. */
+ * the caller simply retries.
+ *
+ * One shortcut: a "portmap" plugin is not run for a pod without host ports
+ * (ADD, CHECK, DEL), where it does nothing but cost a plugin start and a
+ * round of iptables. */
 #ifndef OCID_POD_CNI_H
 #define OCID_POD_CNI_H
 

@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +406,26 @@ static void write_all_raw(int fd, const void *buf, size_t len)
 	}
 }
 
+/* Parent side: tells a helper child to go on. The child may already be gone,
+ * and a write to its pipe must not raise SIGPIPE in the caller (a test, or
+ * a daemon thread), so SIGPIPE is blocked around it and a pending one taken. */
+static void send_go(int fd)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ssize_t w;
+	do
+		w = write(fd, "g", 1);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno == EPIPE) {
+		struct timespec zero = {0, 0};
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Reads exactly len bytes; returns len, 0 on EOF first, -1 on error. */
 static ssize_t read_full(int fd, void *buf, size_t len)
 {
@@ -662,7 +683,7 @@ int pod_ns_create(const struct pod_ns_spec *spec, struct pod_ns *out, ocid_error
 out:
 	if (go[1] >= 0) {
 		if (ret == 0)
-			write_all_raw(go[1], "g", 1);
+			send_go(go[1]);
 		close(go[1]);
 	}
 	if (pid > 0) {
@@ -986,7 +1007,7 @@ int pod_pause_start(const struct pod_pause_spec *spec, struct pod_pause *out, oc
 		goto out;
 	}
 	pinned = true;
-	write_all_raw(go_w, "g", 1);
+	send_go(go_w);
 	close(go_w);
 	go_w = -1;
 	ssize_t n = read_full(report_r, &r, sizeof(r));

@@ -158,7 +158,7 @@ int pod_files_write_resolv_conf(const char *dir, const struct pod_dns_config *dn
 		cleanup_free char *content = NULL;
 		if (pod_resolv_conf_render(dns, &content, err) < 0)
 			return -1;
-		if (fs_write_atomic(path, content, strlen(content), 0644, err) < 0)
+		if (fs_write_atomic_volatile(path, content, strlen(content), 0644, err) < 0)
 			return err_prefix(err, "write resolv.conf");
 		return 0;
 	}
@@ -187,7 +187,7 @@ int pod_files_write_resolv_conf(const char *dir, const struct pod_dns_config *dn
 					       HOST_RESOLV_MAX);
 		}
 	}
-	if (fs_write_atomic(path, content, len, 0644, err) < 0)
+	if (fs_write_atomic_volatile(path, content, len, 0644, err) < 0)
 		return err_prefix(err, "write resolv.conf");
 	return 0;
 }
@@ -200,7 +200,7 @@ int pod_files_write_hostname(const char *dir, const char *hostname, ocid_error *
 		return -1;
 	cleanup_free char *path = xasprintf("%s/%s", dir, POD_FILE_HOSTNAME);
 	cleanup_free char *content = xasprintf("%s\n", hostname);
-	if (fs_write_atomic(path, content, strlen(content), 0644, err) < 0)
+	if (fs_write_atomic_volatile(path, content, strlen(content), 0644, err) < 0)
 		return err_prefix(err, "write hostname file");
 	return 0;
 }
@@ -245,7 +245,7 @@ int pod_files_write_hosts(const char *dir, const char *hostname, const char *con
 	if (pod_hosts_render(hostname, ips, n_ips, &content, err) < 0)
 		return err_prefix(err, "write hosts file");
 	cleanup_free char *path = xasprintf("%s/%s", dir, POD_FILE_HOSTS);
-	if (fs_write_atomic(path, content, strlen(content), 0644, err) < 0)
+	if (fs_write_atomic_volatile(path, content, strlen(content), 0644, err) < 0)
 		return err_prefix(err, "write hosts file");
 	return 0;
 }

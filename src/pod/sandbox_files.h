@@ -6,7 +6,9 @@
  *   <dir>/shm          a tmpfs per pod for /dev/shm (the host's /dev/shm
  *                      when the pod uses the host IPC namespace)
  * Files are replaced atomically (written aside, then renamed), so a
- * container starting meanwhile sees the old or the new content, never part. */
+ * container starting meanwhile sees the old or the new content, never part;
+ * not fsynced (fs_write_atomic_volatile): the sandbox directory is volatile
+ * state under runroot. */
 #ifndef OCID_POD_SANDBOX_FILES_H
 #define OCID_POD_SANDBOX_FILES_H
 

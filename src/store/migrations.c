@@ -71,6 +71,84 @@ const struct db_migration store_migrations[] = {
 			");"
 			"CREATE INDEX image_layers_layer ON image_layers(layer_id);",
 	},
+	{
+		.name = "pod sandboxes",
+		.sql =
+			/* One row per pod sandbox (src/pod/sandbox_store.c). A row
+			 * is written 'creating' before anything is made, so a
+			 * crash mid-way can be undone; the netns path and
+			 * net_attached (a CNI DEL is owed) are written before CNI
+			 * ADD, cni_cache and ips after. config is the packed
+			 * runtime.v1.PodSandboxConfig; cgroup the pod cgroup
+			 * record (JSON, what ocid created); namespaces a bit mask
+			 * of the pins the pod owns (1 net, 2 ipc, 4 uts, 8 pid);
+			 * ips comma-separated, primary first. */
+			"CREATE TABLE pods ("
+			"  id TEXT PRIMARY KEY,"
+			"  name TEXT NOT NULL,"
+			"  namespace TEXT NOT NULL,"
+			"  uid TEXT NOT NULL,"
+			"  attempt INTEGER NOT NULL,"
+			"  state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'notready')),"
+			"  reason TEXT NOT NULL DEFAULT '',"
+			"  created_at INTEGER NOT NULL,"
+			"  config BLOB NOT NULL,"
+			"  runtime_handler TEXT NOT NULL,"
+			"  runtime_name TEXT NOT NULL,"
+			"  dir TEXT NOT NULL,"
+			"  pin_dir TEXT NOT NULL,"
+			"  namespaces INTEGER NOT NULL,"
+			"  netns TEXT,"
+			"  net_attached INTEGER NOT NULL DEFAULT 0,"
+			"  cni_cache TEXT,"
+			"  ips TEXT NOT NULL DEFAULT '',"
+			"  cgroup_path TEXT NOT NULL,"
+			"  cgroup TEXT,"
+			"  pause_pid INTEGER NOT NULL DEFAULT 0,"
+			"  pause_start INTEGER NOT NULL DEFAULT 0,"
+			"  UNIQUE (name, namespace, uid, attempt)"
+			");",
+	},
+	{
+		.name = "containers",
+		.sql =
+			/* One row per container (src/ctr/container.h). State
+			 * 'creating' while CreateContainer runs: recovery tears
+			 * such a container down. config is the CRI
+			 * ContainerConfig (protobuf), resources the current
+			 * LinuxContainerResources (protobuf, after updates). No
+			 * foreign keys: the pod and image may vanish while ocid
+			 * is down, and recovery deals with that. */
+			"CREATE TABLE containers ("
+			"  id TEXT PRIMARY KEY,"
+			"  pod_id TEXT NOT NULL,"
+			"  name TEXT NOT NULL,"
+			"  attempt INTEGER NOT NULL,"
+			"  state TEXT NOT NULL CHECK (state IN ('creating', 'created', 'running', 'exited')),"
+			"  config BLOB NOT NULL,"
+			"  image_id TEXT NOT NULL,"
+			"  image_name TEXT NOT NULL,"
+			"  runtime TEXT NOT NULL,"
+			"  log_path TEXT NOT NULL,"
+			"  term_path TEXT NOT NULL DEFAULT '',"
+			"  term_fallback INTEGER NOT NULL DEFAULT 0,"
+			"  stop_signal INTEGER NOT NULL DEFAULT 0,"
+			"  kill_all INTEGER NOT NULL DEFAULT 0,"
+			"  uid INTEGER NOT NULL DEFAULT 0,"
+			"  gid INTEGER NOT NULL DEFAULT 0,"
+			"  groups TEXT NOT NULL DEFAULT '',"
+			"  created INTEGER NOT NULL,"
+			"  pid INTEGER NOT NULL DEFAULT 0,"
+			"  started INTEGER NOT NULL DEFAULT 0,"
+			"  finished INTEGER NOT NULL DEFAULT 0,"
+			"  exit_code INTEGER NOT NULL DEFAULT 0,"
+			"  oom INTEGER NOT NULL DEFAULT 0,"
+			"  reason TEXT NOT NULL DEFAULT '',"
+			"  message TEXT NOT NULL DEFAULT '',"
+			"  resources BLOB"
+			");"
+			"CREATE INDEX containers_pod ON containers(pod_id);",
+	},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -37,6 +37,8 @@ int store_open(const char *root, const struct store_opts *opts, struct store **o
 	    layer_store_open(s->db, root, &lo, &s->layers, err) < 0 || image_store_new(s->db, &s->images, err) < 0 ||
 	    store_recover(s->db, s->layers, s->blobs, &s->recovered, err) < 0)
 		goto fail;
+	s->holds = image_holds_new();
+	images_set_in_use_hook(s->images, image_holds_in_use, s->holds);
 	*out = s;
 	return 0;
 fail:
@@ -49,6 +51,7 @@ void store_close(struct store *s)
 	if (s == NULL)
 		return;
 	image_store_free(s->images);
+	image_holds_free(s->holds);
 	layer_store_free(s->layers);
 	blob_store_free(s->blobs);
 	db_close(s->db);

@@ -21,6 +21,7 @@
 
 #include "store/blobs.h"
 #include "store/db.h"
+#include "store/image_holds.h"
 #include "store/images.h"
 #include "store/layers.h"
 #include "store/recover.h"
@@ -38,6 +39,7 @@ struct store {
 	layer_store *layers;
 	image_store *images;
 	struct store_recovery_stats recovered; /* what start-up recovery removed */
+	struct image_holds *holds;             /* in-use marks (image_holds.h) */
 };
 
 /* Creates root (0700) if needed, takes its lock (FAILED_PRECONDITION when
@@ -50,6 +52,11 @@ void store_close(struct store *s);
  * then the layers and blobs nothing else uses. An image in use by a
  * container fails with FAILED_PRECONDITION. */
 int store_remove_image(struct store *s, const char *id, bool *removed, ocid_error **err);
+
+/* In-use marks (image_holds.h): a held image is not removed. hold fails
+ * with NOT_FOUND when the image is not stored; release drops one hold. */
+int store_image_hold(struct store *s, const char *image_id, ocid_error **err);
+void store_image_release(struct store *s, const char *image_id);
 
 /* Bytes and inodes used by image layers, and where they live (ImageFsInfo). */
 int store_fs_usage(struct store *s, uint64_t *bytes, uint64_t *inodes, const char **mountpoint, ocid_error **err);

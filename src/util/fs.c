@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -117,10 +118,10 @@ void fs_atomic_abort(struct fs_atomic_file *af)
 	af->path = NULL;
 }
 
-int fs_atomic_commit(struct fs_atomic_file *af, ocid_error **err)
+static int atomic_commit(struct fs_atomic_file *af, bool sync, ocid_error **err)
 {
 	int ret = 0;
-	if (fsync(af->fd) < 0) {
+	if (sync && fsync(af->fd) < 0) {
 		ret = err_set_errno(err, errno_code(errno), errno, "fsync %s", af->tmp_path);
 	} else if (close(af->fd) < 0) {
 		af->fd = -1;
@@ -132,14 +133,19 @@ int fs_atomic_commit(struct fs_atomic_file *af, ocid_error **err)
 		else {
 			free(af->tmp_path);
 			af->tmp_path = NULL;
-			ret = fsync_parent_dir(af->path, err);
+			ret = sync ? fsync_parent_dir(af->path, err) : 0;
 		}
 	}
 	fs_atomic_abort(af);
 	return ret;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, ocid_error **err)
+int fs_atomic_commit(struct fs_atomic_file *af, ocid_error **err)
+{
+	return atomic_commit(af, true, err);
+}
+
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync, ocid_error **err)
 {
 	struct fs_atomic_file af;
 	if (fs_atomic_begin(&af, path, mode, err) < 0)
@@ -148,7 +154,17 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		fs_atomic_abort(&af);
 		return -1;
 	}
-	return fs_atomic_commit(&af, err);
+	return atomic_commit(&af, sync, err);
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, ocid_error **err)
+{
+	return write_atomic(path, data, len, mode, true, err);
+}
+
+int fs_write_atomic_volatile(const char *path, const void *data, size_t len, mode_t mode, ocid_error **err)
+{
+	return write_atomic(path, data, len, mode, false, err);
 }
 
 static int is_temp_name(const char *name)

@@ -17,6 +17,11 @@ int fs_mkdir_p(const char *path, mode_t mode, ocid_error **err);
  * (fs_remove_stale_temps removes them). */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, ocid_error **err);
 
+/* fs_write_atomic without the fsyncs, for volatile state (files under
+ * runroot, which a reboot discards anyway): readers still see the old or the
+ * new content, never a mix, but a crash may lose the update. */
+int fs_write_atomic_volatile(const char *path, const void *data, size_t len, mode_t mode, ocid_error **err);
+
 /* The streaming form of fs_write_atomic, for content that arrives in pieces:
  * begin, write any number of times, then commit (or abort). commit and abort
  * release everything; abort is a no-op on a committed or zeroed struct. */

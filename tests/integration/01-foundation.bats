@@ -75,10 +75,10 @@ teardown() {
 
 @test "an RPC ocid does not serve yet returns UNIMPLEMENTED naming the method" {
 	start_ocid
-	run ocic pod list
+	run ocic raw /runtime.v1.RuntimeService/CheckpointContainer --data-hex ""
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"UNIMPLEMENTED"* ]]
-	[[ "$output" == *"ListPodSandbox"* ]]
+	[[ "$output" == *"CheckpointContainer"* ]]
 	run ocic raw /runtime.v1.Nope/Missing --data-hex ""
 	[[ "$output" == *"UNIMPLEMENTED"* ]]
 	[[ "$output" == *"/runtime.v1.Nope/Missing"* ]]

@@ -68,11 +68,15 @@ def main():
     st = call(channel, "RuntimeService", "Status", api.StatusRequest(verbose=True), api.StatusResponse, timeout=5)
     assert st.info["podCIDR"] == "10.244.0.0/24", st.info
 
+    pods = call(channel, "RuntimeService", "ListPodSandbox", api.ListPodSandboxRequest(), api.ListPodSandboxResponse,
+                timeout=5)
+    assert len(pods.items) == 0, pods
     e = expect_code(grpc.StatusCode.UNIMPLEMENTED, lambda: call(
-        channel, "RuntimeService", "ListPodSandbox", api.ListPodSandboxRequest(), api.ListPodSandboxResponse, timeout=5))
-    assert "ListPodSandbox" in e.details(), e.details()
-    expect_code(grpc.StatusCode.UNIMPLEMENTED, lambda: call(
-        channel, "ImageService", "ListImages", api.ListImagesRequest(), api.ListImagesResponse, timeout=5))
+        channel, "RuntimeService", "CheckpointContainer", api.CheckpointContainerRequest(),
+        api.CheckpointContainerResponse, timeout=5))
+    assert "CheckpointContainer" in e.details(), e.details()
+    images = call(channel, "ImageService", "ListImages", api.ListImagesRequest(), api.ListImagesResponse, timeout=5)
+    assert len(images.images) == 0, images
     expect_code(grpc.StatusCode.UNIMPLEMENTED, lambda: call(channel, "Nope", "Nothing", b"", None, timeout=5))
     expect_code(grpc.StatusCode.INVALID_ARGUMENT, lambda: call(
         channel, "RuntimeService", "Version", b"\xff\xff\xff\xff", None, timeout=5))

@@ -23,7 +23,8 @@ start_ocid() {
 	"$OCID" "${OCID_ARGS[@]}" "$@" >"$TESTDIR/ocid.log" 2>&1 &
 	OCID_PID=$!
 	for _ in $(seq 1 200); do
-		if [ -S "$SOCK" ]; then
+		# The socket alone may be a stale one: wait for an answer.
+		if [ -S "$SOCK" ] && "$OCIC" runtime version >/dev/null 2>&1; then
 			return 0
 		fi
 		if ! kill -0 "$OCID_PID" 2>/dev/null; then
@@ -60,6 +61,13 @@ teardown_ocid_env() {
 			rm -rf "$TESTDIR"
 			return 1
 		fi
+	fi
+	# A daemon killed with pods left mounts under its runroot (namespace
+	# pins, the ns directory, /dev/shm tmpfs): unmount them before removing.
+	if [ -n "${TESTDIR:-}" ]; then
+		grep -F " $TESTDIR/" /proc/self/mountinfo | awk '{ print $5 }' | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done
 	fi
 	rm -rf "${TESTDIR:-/nonexistent}"
 }

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Container lifecycle benchmark (bench/bench_ctr.c): sets up a local
+# docker-registry with the busybox fixture, a fresh ocid on a temporary
+# root that pulls it, a pod on a bridge network of its own (like the
+# kubelet's: own network/IPC, PID per container, a cgroup parent), then runs
+# bench-ctr, which measures CreateContainer+StartContainer and
+# StopContainer+RemoveContainer through ocid against conmon + runc on the
+# same bundle without ocid, one by one and C at a time.
+#
+# Usage: bench/bench-ctr.sh [-n N] [-c C] [-r RUNTIME] [-w WORKERS] [-t] [-b BUILDDIR]
+#   N         containers per phase (default 100)
+#   C         concurrency of the second phase (default 10)
+#   RUNTIME   runc (default) or crun
+#   WORKERS   ocid --workers (default: ocid's own default, 4)
+#   -t        runroot (bundles, the floor's too) on a tmpfs (/dev/shm), as /run is on
+#             most hosts; default: under /tmp (ext4 on this machine)
+# OCID_BENCH_LOG=FILE keeps a copy of the daemon's (debug) log.
+#   BUILDDIR  where ocid, ocic and bench-ctr are built (default $OCID_BUILDDIR or ./build)
+# Needs root, conmon, runc/crun, docker-registry, jq, python3 (fixtures).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N=100
+C=10
+RUNTIME=runc
+BUILDDIR=${OCID_BUILDDIR:-$SRC/build}
+WORKERS=
+TMPFS=
+while getopts n:c:r:w:tb:h opt; do
+	case $opt in
+	n) N=$OPTARG ;;
+	c) C=$OPTARG ;;
+	r) RUNTIME=$OPTARG ;;
+	w) WORKERS=$OPTARG ;;
+	t) TMPFS=1 ;;
+	b) BUILDDIR=$OPTARG ;;
+	*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+OCID=$BUILDDIR/src/daemon/ocid
+OCIC=$BUILDDIR/src/ocic/ocic
+BENCH=$BUILDDIR/bench/bench-ctr
+for f in "$OCID" "$OCIC" "$BENCH"; do
+	[ -x "$f" ] || { echo "bench-ctr: $f not built (ninja -C $BUILDDIR)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/ocid-bench-ctr.XXXXXX)
+RUNROOT=$WORK/run
+if [ -n "$TMPFS" ]; then
+	RUNROOT=$(mktemp -d /dev/shm/ocid-bench-ctr-run.XXXXXX)
+fi
+BRIDGE=ocidbctr0
+CG=/ocid-bench-ctr-$$
+OCID_PID=
+POD=
+export OCID_ENDPOINT=unix://$RUNROOT/ocid.sock
+cleanup() {
+	if [ -n "${OCID_BENCH_LOG:-}" ] && [ -f "$WORK/ocid.log" ]; then
+		cp "$WORK/ocid.log" "$OCID_BENCH_LOG"
+	fi
+	if [ -n "$POD" ] && [ -n "$OCID_PID" ]; then
+		"$OCIC" pod remove "$POD" >/dev/null 2>&1 || true
+	fi
+	if [ -n "$OCID_PID" ]; then
+		kill -TERM "$OCID_PID" 2>/dev/null || true
+		wait "$OCID_PID" 2>/dev/null || true
+	fi
+	registry_stop_all 2>/dev/null || true
+	awk -v t="$WORK/" -v r="$RUNROOT/" 'index($5, t) == 1 || index($5, r) == 1 {print $5}' /proc/self/mountinfo |
+		sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	ip link del "$BRIDGE" 2>/dev/null || true
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -path "*$CG*" -exec rmdir {} \; 2>/dev/null || true
+	rm -rf "$WORK" "$RUNROOT"
+}
+trap cleanup EXIT
+
+export OCID_FIXTURES_DIR=${OCID_FIXTURES_DIR:-$WORK/fixtures}
+# shellcheck source=tests/fixtures/registry.sh
+source "$SRC/tests/fixtures/registry.sh"
+fixtures_build >/dev/null
+registry_start bench
+registry_push_fixtures "$REGISTRY_BENCH_PORT" "$FIXTURES_DIR" busybox >/dev/null
+
+mkdir -p "$WORK/cni" "$WORK/conf.d" "$WORK/logs"
+cat >"$WORK/ocid.conf" <<EOF
+[ocid.image]
+insecure_registries = ["$REGISTRY_BENCH_ADDR"]
+registries = ["$REGISTRY_BENCH_ADDR"]
+EOF
+cat >"$WORK/cni/10-bench.conflist" <<EOF
+{ "cniVersion": "1.0.0", "name": "ocid-bench-ctr", "plugins": [
+  { "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
+    "ipam": { "type": "host-local", "dataDir": "$WORK/ipam", "ranges": [[{ "subnet": "10.89.252.0/24" }]] } } ] }
+EOF
+"$OCID" --config "$WORK/ocid.conf" --config-dir "$WORK/conf.d" --root "$WORK/root" --runroot "$RUNROOT" \
+	--listen "$RUNROOT/ocid.sock" --cni-config-dir "$WORK/cni" --cni-plugin-dir /usr/lib/cni \
+	${WORKERS:+--workers "$WORKERS"} --log-level debug >"$WORK/ocid.log" 2>&1 &
+OCID_PID=$!
+for _ in $(seq 1 200); do
+	"$OCIC" version >/dev/null 2>&1 && break
+	sleep 0.05
+done
+"$OCIC" image pull busybox >/dev/null
+# the image's layer directories, top first (for the floor's own rootfs mounts)
+LOWER=$("$OCIC" -o json image status -v busybox | jq -r '.info.info' | jq -r '.chainIDs | reverse | .[]' |
+	while read -r id; do printf '%s:' "$WORK/root/overlay/${id#sha256:}/diff"; done)
+
+jq --arg cg "$CG/pod" --arg logs "$WORK/logs" \
+	'.linux.cgroup_parent = $cg | .log_directory = $logs
+	 | .linux.security_context.namespace_options = {"network": "POD", "ipc": "POD", "pid": "CONTAINER"}' \
+	"$SRC/test/testdata/sandbox_config.json" >"$WORK/pod.json"
+POD=$("$OCIC" pod create ${RUNTIME:+--runtime-handler "$RUNTIME"} --config "$WORK/pod.json")
+jq '.command = ["sleep", "1000000"] | .metadata.name = "bench"' \
+	"$SRC/test/testdata/container_config.json" >"$WORK/ctr.json"
+
+echo "ocid $("$OCID" --version | cut -d' ' -f3-), $(runc --version | head -n1), $(conmon --version | head -n1)"
+echo "ocid workers: ${WORKERS:-default}; runroot on $(stat -f -c %T "$RUNROOT"); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
+	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --lower "${LOWER%:}"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# ocid's own work inside CreateContainer and RemoveContainer, from its debug
+# log: every step but the runtime's (conmon + runc create; runc delete).
+own() { # FIELDS... -> "p50 p99" in ms
+	sort -n | awk '{v[NR] = $1}
+		END {if (!NR) exit; h = int(NR * 0.99) + 1; if (h > NR) h = NR
+		     printf "p50 %.2f ms, p99 %.2f ms (%d calls)", v[int(NR / 2) + 1], v[h], NR}'
+}
+steps() { # MSG FIELD... -> one sum per line
+	local msg=$1
+	shift
+	grep "msg=\"$msg\"" "$WORK/ocid.log" | grep -v bench-probe | awk -v f="$*" '
+		BEGIN {n = split(f, want, " ")}
+		{s = 0; for (i = 1; i <= NF; i++) {split($i, kv, "="); for (k = 1; k <= n; k++) if (kv[1] == want[k]) s += kv[2]} print s}'
+}
+echo "ocid's own work in CreateContainer (all but conmon + runc create): $(steps "container create steps" prepare_ms row_ms dirs_ms rootfs_ms spec_ms files_ms record_ms | own)"
+echo "ocid's own work in RemoveContainer (all but runc delete + conmon exit): $(steps "container remove steps" umount_ms rm_ms record_ms | own)"
+echo "ocid RSS with the pod: $(awk '/VmRSS/ {print $2, $3}' "/proc/$OCID_PID/status")"

@@ -1,0 +1,196 @@
+# shellcheck shell=bash
+# Shared by the container suites (30-34): a local registry with the busybox,
+# user and username fixtures (setup_file), a daemon per test that trusts it
+# and resolves short names through it (so "busybox" in the testdata means
+# 127.0.0.1:PORT/busybox:latest), a pod network of the suite's own, pods whose
+# logs go under the test directory, container configs made from
+# test/testdata/container_config.json, and checks that nothing of a
+# container is left.
+
+load pod_helpers
+# shellcheck source-path=SCRIPTDIR source=../fixtures/registry.sh
+source "$BATS_TEST_DIRNAME/../fixtures/registry.sh"
+
+CTR_TEMPLATE=$BATS_TEST_DIRNAME/../../test/testdata/container_config.json
+
+# For setup_file: fixtures built once per bats run, one registry per file.
+ctr_setup_file() {
+	fixtures_build
+	registry_start ctr
+	registry_push_fixtures "$REGISTRY_CTR_PORT" "$FIXTURES_DIR" busybox user username >/dev/null
+}
+
+ctr_teardown_file() {
+	registry_stop_all
+}
+
+# ocid.conf: the registry is insecure and the short-name search list;
+# extra TOML from $CTR_CONF_EXTRA.
+write_ctr_config() {
+	cat >"$TESTDIR/ocid.conf" <<EOF
+[ocid.image]
+insecure_registries = ["$REGISTRY_CTR_ADDR"]
+registries = ["$REGISTRY_CTR_ADDR"]
+${CTR_CONF_EXTRA:-}
+EOF
+}
+
+# setup_ctr_env N [OCID_ARGS...]: daemon of suite N up, busybox pulled.
+setup_ctr_env() {
+	local n=$1
+	shift
+	setup_pod_env "$n"
+	write_pod_cni_config
+	write_ctr_config
+	LOG_DIR=$TESTDIR/logs
+	start_pod_ocid "$@"
+	"$OCIC" image pull busybox >/dev/null
+}
+
+# ctr_pod NAME [JQ_FILTER]: a pod whose logs go to $LOG_DIR; sets POD_ID.
+ctr_pod() {
+	local name=$1 filter=${2:-.}
+	create_pod "$name" ".log_directory = \"$LOG_DIR\" | $filter"
+}
+
+# ctr_config NAME [JQ_FILTER]: $TESTDIR/ctr-NAME.json from the template
+# with metadata.name NAME and log_path NAME.log; prints the path.
+ctr_config() {
+	local name=$1 filter=${2:-.}
+	local out=$TESTDIR/ctr-$name.json
+	jq --arg n "$name" '.metadata.name = $n | .log_path = ($n + ".log")' "$CTR_TEMPLATE" |
+		jq "$filter" >"$out"
+	echo "$out"
+}
+
+# create_ctr NAME [JQ_FILTER]: creates it in $POD_ID; sets CTR_ID.
+create_ctr() {
+	local cfg
+	cfg=$(ctr_config "$@")
+	CTR_ID=$("$OCIC" ctr create --pod "$POD_ID" --config "$cfg")
+	[ ${#CTR_ID} -eq 64 ]
+}
+
+# run_ctr NAME [JQ_FILTER]: create_ctr, then start it.
+run_ctr() {
+	create_ctr "$@"
+	"$OCIC" ctr start "$CTR_ID" >/dev/null
+}
+
+ctr_json() { "$OCIC" -o json ctr status "$1" | jq .status; }
+ctr_field() { ctr_json "$1" | jq -r "$2"; }
+ctr_state() { ctr_field "$1" .state; }
+ctr_info() { "$OCIC" -o json ctr status -v "$1" | jq -r .info.info; }
+ctr_pid() { ctr_info "$1" | jq -r .pid; }
+
+# wait_ctr_state ID STATE [SECONDS]: polls ContainerStatus (default 10 s).
+wait_ctr_state() {
+	local id=$1 want=$2 secs=${3:-10}
+	for _ in $(seq 1 $((secs * 20))); do
+		[ "$(ctr_state "$id")" = "$want" ] && return 0
+		sleep 0.05
+	done
+	echo "container $id is $(ctr_state "$id"), not $want" >&2
+	return 1
+}
+
+# The text of a container's log (through ocic ctr logs).
+ctr_logs() { "$OCIC" ctr logs "$1" 2>&1; }
+
+# wait_ctr_log ID TEXT [SECONDS]: until the log holds TEXT.
+wait_ctr_log() {
+	local id=$1 text=$2 secs=${3:-10}
+	for _ in $(seq 1 $((secs * 20))); do
+		[[ "$(ctr_logs "$id")" == *"$text"* ]] && return 0
+		sleep 0.05
+	done
+	echo "log of $id lacks \"$text\":" >&2
+	ctr_logs "$id" >&2
+	return 1
+}
+
+# The memory cgroup directory of a running container.
+ctr_memcg() {
+	local pid
+	pid=$(ctr_pid "$1")
+	local rel
+	rel=$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")
+	echo "/sys/fs/cgroup/memory$rel"
+}
+
+# Prints the gRPC code name of a failed ocic call's output.
+grpc_code() {
+	sed -n 's/^ocic: \([A-Z_]*\): .*/\1/p' <<<"$1" | head -n1
+}
+
+db() { sqlite3 "$TESTDIR/root/ocid.db" "$@"; }
+
+# Nothing of container ID anywhere: mounts, bundle and container dirs,
+# conmon files, runtime state, processes, database row.
+assert_ctr_gone() {
+	local id=$1
+	if grep -q "$id" /proc/self/mountinfo; then
+		echo "mounts left for $id" >&2
+		return 1
+	fi
+	local p
+	for p in "$TESTDIR/run/containers/$id" "$TESTDIR/root/containers/$id" "$TESTDIR/run/exits/$id" \
+		"$TESTDIR/run/conmon/$id" "/run/runc/$id" "${RUNC_ROOT:-/nonexistent}/$id"; do
+		[ ! -e "$p" ] || { echo "left: $p" >&2; return 1; }
+	done
+	if pgrep -f "conmon.* -c $id" >/dev/null; then
+		echo "conmon of $id still runs" >&2
+		return 1
+	fi
+	[ "$(db "SELECT count(*) FROM containers WHERE id = '$id'")" = 0 ] || {
+		echo "row left for $id" >&2
+		return 1
+	}
+}
+
+# No container at all: no rows, directories, mounts or exit files.
+assert_no_ctrs_left() {
+	[ "$(db 'SELECT count(*) FROM containers')" = 0 ] || { echo "rows left" >&2; return 1; }
+	local d
+	for d in run/containers root/containers run/exits run/conmon; do
+		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null)" ] || {
+			echo "left in $d: $(ls "$TESTDIR/$d")" >&2
+			return 1
+		}
+	done
+	if grep -q " $TESTDIR/run/containers/" /proc/self/mountinfo; then
+		echo "rootfs mounts left" >&2
+		return 1
+	fi
+}
+
+# Every container removed through the daemon, then the pod teardown.
+teardown_ctr_env() {
+	if [ -n "${OCID_PID:-}" ] && kill -0 "$OCID_PID" 2>/dev/null; then
+		local id
+		for id in $("$OCIC" ctr list -q 2>/dev/null); do
+			"$OCIC" ctr remove "$id" >/dev/null 2>&1 || true
+		done
+		for id in $("$OCIC" pod list -q 2>/dev/null); do
+			"$OCIC" pod remove "$id" >/dev/null 2>&1 || true
+		done
+		# stop gracefully so that sanitizers report
+		stop_ocid || true
+	fi
+	# containers of a daemon that died: runtime state and conmons
+	if [ -n "${TESTDIR:-}" ] && [ -d "$TESTDIR/run/containers" ]; then
+		local b id
+		for b in "$TESTDIR"/run/containers/*; do
+			[ -d "$b" ] || continue
+			id=${b##*/}
+			runc ${RUNC_ROOT:+--root "$RUNC_ROOT"} delete --force "$id" >/dev/null 2>&1 || true
+			crun delete --force "$id" >/dev/null 2>&1 || true
+			local cpid
+			cpid=$(cat "$TESTDIR/run/conmon/$id/conmon.pid" 2>/dev/null || true)
+			if [ -n "$cpid" ] && grep -qs -- "$id" "/proc/$cpid/cmdline"; then
+				kill -KILL "$cpid" 2>/dev/null || true
+			fi
+		done
+	fi
+	teardown_pod_env
+}
