@@ -24,6 +24,8 @@
 
 #define SERVER_MAX_CONNS 1024
 #define SERVER_WORKER_STACK (512u * 1024u)
+/* Threads started beyond the base pool while every worker is busy. */
+#define SERVER_MAX_EXTRA_WORKERS 60u
 
 int64_t mono_ns(void);
 

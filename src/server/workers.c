@@ -1,9 +1,14 @@
-/* A fixed pool of threads for unary calls fed by a FIFO job queue, and one
- * dedicated thread per streaming call up to a limit. */
+/* A pool of threads for unary calls fed by a FIFO job queue, and one
+ * dedicated thread per streaming call up to a limit. The pool has a fixed
+ * base; when every thread is busy (slow handlers: a StopContainer waits out
+ * its grace period) extra threads are started, up to a limit, and leave after
+ * they have been idle for a while, so a burst of slow calls never queues the
+ * fast ones behind it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/internal.h"
 #include "util/log.h"
@@ -14,31 +19,68 @@ struct workers {
 	pthread_cond_t stream_cond; /* a streaming thread ended */
 	struct rpc_call *head, *tail;
 	bool stop;
-	unsigned n_threads;
+	unsigned n_threads; /* base threads, joined at the end */
 	pthread_t *threads;
+	unsigned n_idle;    /* threads waiting for a job */
+	unsigned n_queued;  /* jobs not yet taken */
+	unsigned n_extra, max_extra; /* detached threads beyond the base */
 	unsigned n_streaming, max_streaming;
 	pthread_attr_t attr;
 };
 
-static void *worker_main(void *arg)
+/* Extra threads leave after this long without work. */
+#define EXTRA_IDLE_NS (10LL * 1000000000LL)
+
+static void worker_loop(struct workers *w, bool extra)
 {
-	struct workers *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->head == NULL && !w->stop)
-			pthread_cond_wait(&w->cond, &w->mu);
+		while (w->head == NULL && !w->stop) {
+			w->n_idle++;
+			int rc = 0;
+			if (extra) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				int64_t until = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + EXTRA_IDLE_NS;
+				ts.tv_sec = (time_t)(until / 1000000000LL);
+				ts.tv_nsec = (long)(until % 1000000000LL);
+				rc = pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+			} else {
+				pthread_cond_wait(&w->cond, &w->mu);
+			}
+			w->n_idle--;
+			if (rc == ETIMEDOUT && w->head == NULL)
+				goto out;
+		}
 		if (w->stop)
 			break;
 		struct rpc_call *call = w->head;
 		w->head = call->job_next;
 		if (w->head == NULL)
 			w->tail = NULL;
+		w->n_queued--;
 		call->job_next = NULL;
 		pthread_mutex_unlock(&w->mu);
 		call_execute(call);
 		pthread_mutex_lock(&w->mu);
 	}
+out:
+	if (extra) {
+		w->n_extra--;
+		pthread_cond_broadcast(&w->stream_cond);
+	}
 	pthread_mutex_unlock(&w->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	worker_loop(arg, false);
+	return NULL;
+}
+
+static void *extra_worker_main(void *arg)
+{
+	worker_loop(arg, true);
 	return NULL;
 }
 
@@ -72,6 +114,7 @@ int workers_new(struct server *srv, unsigned n, unsigned max_streaming, struct w
 	pthread_attr_init(&w->attr);
 	pthread_attr_setstacksize(&w->attr, SERVER_WORKER_STACK);
 	w->max_streaming = max_streaming;
+	w->max_extra = SERVER_MAX_EXTRA_WORKERS;
 	*out = w;
 	for (unsigned i = 0; i < n; i++) {
 		int rc = pthread_create(&w->threads[i], &w->attr, worker_main, w);
@@ -96,8 +139,29 @@ void workers_submit(struct workers *w, struct rpc_call *call)
 	else
 		w->head = call;
 	w->tail = call;
+	w->n_queued++;
+	bool grow = w->n_queued > w->n_idle && w->n_extra < w->max_extra && !w->stop;
+	if (grow)
+		w->n_extra++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+	if (!grow)
+		return;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SERVER_WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, extra_worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		/* The job stays queued for the threads there are. */
+		log_warn("cannot start an extra worker thread", "error=\"%s\"", strerror(rc));
+		pthread_mutex_lock(&w->mu);
+		w->n_extra--;
+		pthread_cond_broadcast(&w->stream_cond);
+		pthread_mutex_unlock(&w->mu);
+	}
 }
 
 int workers_start_stream(struct workers *w, struct rpc_call *call)
@@ -145,8 +209,9 @@ void workers_free(struct workers *w)
 	pthread_mutex_lock(&w->mu);
 	struct rpc_call *call = w->head;
 	w->head = w->tail = NULL;
-	/* Streaming handlers were cancelled; they must return to let us go. */
-	while (w->n_streaming > 0)
+	/* Streaming handlers were cancelled; they must return to let us go, and
+	 * so must extra workers (they see stop). */
+	while (w->n_streaming > 0 || w->n_extra > 0)
 		pthread_cond_wait(&w->stream_cond, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	while (call) {

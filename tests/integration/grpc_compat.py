@@ -5,9 +5,11 @@ Generates Python messages from our api.proto with protoc, then calls ocid
 through grpcio's generic unary calls. Exits non-zero on the first mismatch.
 """
 import concurrent.futures
+import atexit
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import grpc
 
 def load_api(proto_dir):
     out = tempfile.mkdtemp(prefix="ocid-pb2-")
+    atexit.register(shutil.rmtree, out, True)
     subprocess.run(["protoc", "--proto_path=" + proto_dir, "--python_out=" + out, "api.proto"], check=True)
     sys.path.insert(0, out)
     return importlib.import_module("api_pb2")

@@ -995,6 +995,37 @@ static void test_many_concurrent(void **state)
 	assert_int_equal(atomic_load(&ok), CONNS * CALLS);
 }
 
+/* Slow handlers beyond the base pool do not queue: extra workers start, so
+ * six 600 ms calls on a 2-thread pool all run at once. */
+static void test_pool_grows_for_slow_calls(void **state)
+{
+	struct fixture *f = *state;
+	f->opts.workers = 2;
+	start_server(f);
+	enum { N = 6 };
+	struct tclient tc;
+	assert_int_equal(tc_connect(&tc, f->sock), 0);
+	struct tstream s[N];
+	int64_t t0 = now_ms();
+	for (int i = 0; i < N; i++) {
+		size_t len;
+		uint8_t *body = frame_version_request("600", &len); /* the stream owns it */
+		tc_start(&tc, &s[i], SLOW_PATH, body, len, false, NULL);
+	}
+	int64_t until = t0 + 400;
+	while (atomic_load(&slow_started) < N && now_ms() < until)
+		tc_pump(&tc, 5);
+	/* With a fixed pool only 2 would have started by now. */
+	assert_int_equal(atomic_load(&slow_started), N);
+	for (int i = 0; i < N; i++) {
+		assert_true(tc_wait_closed(&tc, &s[i], 5000));
+		assert_int_equal(s[i].grpc_status, 0);
+		tstream_free(&s[i]);
+	}
+	assert_true(now_ms() - t0 < 1500);
+	tc_close(&tc);
+}
+
 /* In-flight calls finish within the grace period; new connections are
  * refused once shutdown starts. */
 static void test_shutdown_graceful(void **state)
@@ -1134,6 +1165,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_stream_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup_running, teardown),
 		cmocka_unit_test_setup_teardown(test_many_concurrent, setup_running, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_grows_for_slow_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_graceful, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_grace_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_file_handling, setup, teardown),
