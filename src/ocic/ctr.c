@@ -50,17 +50,6 @@ static const char ctr_usage[] =
 	"        follows log rotation, and ends (exit 0) once the container has\n"
 	"        exited or is gone and the file is drained.\n";
 
-static int finish(struct ocic *o, ProtobufCMessage *m, const char *id)
-{
-	int rc = OCIC_EXIT_OK;
-	if (o->output == OCIC_OUT_JSON)
-		rc = print_json_message(m);
-	else
-		puts(id);
-	protobuf_c_message_free_unpacked(m, NULL);
-	return rc;
-}
-
 static int create(struct ocic *o, int argc, char **argv)
 {
 	const char *pod = NULL, *config = NULL, *pod_config = NULL;
@@ -99,52 +88,21 @@ static int create(struct ocic *o, int argc, char **argv)
 		protobuf_c_message_free_unpacked(pcfg, NULL);
 	if (rc < 0)
 		return ocic_fail(err);
-	return finish(o, m, ((Runtime__V1__CreateContainerResponse *)m)->container_id);
-}
-
-static int one_id(int argc, char **argv, const char *what, const char **id)
-{
-	const char *pos[argc + 1];
-	int npos;
-	int rc = ocic_parse_args(argc, argv, NULL, 0, ctr_usage, pos, &npos);
-	if (rc)
-		return rc < 0 ? -1 : rc;
-	if (npos != 1)
-		return ocic_usage_error(ctr_usage, "ctr %s: want exactly one container ID", what);
-	*id = pos[0];
-	return 0;
+	return ocic_print_id_reply(o, m, ((Runtime__V1__CreateContainerResponse *)m)->container_id);
 }
 
 static int start(struct ocic *o, int argc, char **argv)
 {
-	const char *id;
-	int rc = one_id(argc, argv, "start", &id);
-	if (rc)
-		return rc < 0 ? OCIC_EXIT_OK : rc;
-	Runtime__V1__StartContainerRequest req = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
-	req.container_id = (char *)id;
-	ProtobufCMessage *m = NULL;
-	ocid_error *err = NULL;
-	if (ocic_call(o, RUNTIME_SERVICE "StartContainer", &req.base,
-		      &runtime__v1__start_container_response__descriptor, 0, &m, &err) < 0)
-		return ocic_fail(err);
-	return finish(o, m, id);
+	return ocic_id_command(o, argc, argv, ctr_usage, "ctr start", RUNTIME_SERVICE "StartContainer",
+			       &runtime__v1__start_container_request__descriptor, "container_id",
+			       &runtime__v1__start_container_response__descriptor);
 }
 
 static int remove_ctr(struct ocic *o, int argc, char **argv)
 {
-	const char *id;
-	int rc = one_id(argc, argv, "remove", &id);
-	if (rc)
-		return rc < 0 ? OCIC_EXIT_OK : rc;
-	Runtime__V1__RemoveContainerRequest req = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
-	req.container_id = (char *)id;
-	ProtobufCMessage *m = NULL;
-	ocid_error *err = NULL;
-	if (ocic_call(o, RUNTIME_SERVICE "RemoveContainer", &req.base,
-		      &runtime__v1__remove_container_response__descriptor, 0, &m, &err) < 0)
-		return ocic_fail(err);
-	return finish(o, m, id);
+	return ocic_id_command(o, argc, argv, ctr_usage, "ctr remove", RUNTIME_SERVICE "RemoveContainer",
+			       &runtime__v1__remove_container_request__descriptor, "container_id",
+			       &runtime__v1__remove_container_response__descriptor);
 }
 
 static int stop(struct ocic *o, int argc, char **argv)
@@ -177,7 +135,7 @@ static int stop(struct ocic *o, int argc, char **argv)
 		      &runtime__v1__stop_container_response__descriptor, secs * 1000000000LL, &m,
 		      &err) < 0)
 		return ocic_fail(err);
-	return finish(o, m, pos[0]);
+	return ocic_print_id_reply(o, m, pos[0]);
 }
 
 static const char *state_word(Runtime__V1__ContainerState s)

@@ -88,6 +88,56 @@ int ocic_call(struct ocic *o, const char *path, const ProtobufCMessage *req,
 	return grpc_client_unary(c, path, req, resp_desc, t, resp, err);
 }
 
+int ocic_one_id(int argc, char **argv, const char *usage, const char *what, const char **id)
+{
+	const char *pos[argc + 1];
+	int npos;
+	int rc = ocic_parse_args(argc, argv, NULL, 0, usage, pos, &npos);
+	if (rc)
+		return rc;
+	if (npos != 1)
+		return ocic_usage_error(usage, "%s: want exactly one ID", what);
+	*id = pos[0];
+	return 0;
+}
+
+int ocic_print_id_reply(struct ocic *o, ProtobufCMessage *m, const char *id)
+{
+	int rc = OCIC_EXIT_OK;
+	if (o->output == OCIC_OUT_JSON)
+		rc = print_json_message(m);
+	else
+		puts(id);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+int ocic_id_command(struct ocic *o, int argc, char **argv, const char *usage, const char *what,
+		    const char *method, const ProtobufCMessageDescriptor *req_desc, const char *id_field,
+		    const ProtobufCMessageDescriptor *resp_desc)
+{
+	const char *id;
+	int rc = ocic_one_id(argc, argv, usage, what, &id);
+	if (rc)
+		return rc < 0 ? OCIC_EXIT_OK : rc;
+	/* The request is built from its descriptor: one string field set. */
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(req_desc, id_field);
+	ProtobufCMessage *req = calloc(1, req_desc->sizeof_message);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || req == NULL) {
+		free(req);
+		return ocic_fail(NULL);
+	}
+	protobuf_c_message_init(req_desc, req);
+	*(const char **)((char *)req + f->offset) = id;
+	ProtobufCMessage *m = NULL;
+	ocid_error *err = NULL;
+	rc = ocic_call(o, method, req, resp_desc, 0, &m, &err);
+	free(req); /* the id is not ours to free */
+	if (rc < 0)
+		return ocic_fail(err);
+	return ocic_print_id_reply(o, m, id);
+}
+
 void strlist_free(struct strlist *l)
 {
 	free(l->v);

@@ -64,6 +64,18 @@ int ocic_parse_args(int argc, char **argv, const struct opt *opts, size_t nopts,
 		    const char *usage, const char **pos, int *npos);
 void strlist_free(struct strlist *l);
 
+/* Exactly one positional ID ("what" names the command in the error):
+ * 0, OCIC_EXIT_USAGE, or -1 after --help. */
+int ocic_one_id(int argc, char **argv, const char *usage, const char *what, const char **id);
+/* The reply of create/start/stop/remove: the message as JSON with -o json,
+ * else just the ID. Frees m. */
+int ocic_print_id_reply(struct ocic *o, ProtobufCMessage *m, const char *id);
+/* A command whose request is one ID: "ocic ctr start ID" and the like.
+ * method is the RPC path, id_field the request's string field. */
+int ocic_id_command(struct ocic *o, int argc, char **argv, const char *usage, const char *what,
+		    const char *method, const ProtobufCMessageDescriptor *req_desc, const char *id_field,
+		    const ProtobufCMessageDescriptor *resp_desc);
+
 /* Parses "K=V" labels into the map entries of a filter's label_selector. */
 
 /* ---- output.c ---- */

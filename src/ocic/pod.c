@@ -24,31 +24,6 @@ static const char pod_usage[] =
 	"        CREATED STATE NAME NAMESPACE ATTEMPT RUNTIME, IDs cut to 13\n"
 	"        characters unless --no-trunc; -q prints only full IDs, one a line.\n";
 
-/* One positional ID, no options: stop and remove. */
-static int one_id(int argc, char **argv, const char *what, const char **id)
-{
-	const char *pos[argc + 1];
-	int npos;
-	int rc = ocic_parse_args(argc, argv, NULL, 0, pod_usage, pos, &npos);
-	if (rc)
-		return rc < 0 ? -1 : rc;
-	if (npos != 1)
-		return ocic_usage_error(pod_usage, "pod %s: want exactly one pod ID", what);
-	*id = pos[0];
-	return 0;
-}
-
-static int finish(struct ocic *o, ProtobufCMessage *m, const char *id)
-{
-	int rc = OCIC_EXIT_OK;
-	if (o->output == OCIC_OUT_JSON)
-		rc = print_json_message(m);
-	else
-		puts(id);
-	protobuf_c_message_free_unpacked(m, NULL);
-	return rc;
-}
-
 static int create(struct ocic *o, int argc, char **argv)
 {
 	const char *config = NULL, *handler = NULL;
@@ -78,39 +53,21 @@ static int create(struct ocic *o, int argc, char **argv)
 	protobuf_c_message_free_unpacked(cfg, NULL);
 	if (rc < 0)
 		return ocic_fail(err);
-	return finish(o, m, ((Runtime__V1__RunPodSandboxResponse *)m)->pod_sandbox_id);
+	return ocic_print_id_reply(o, m, ((Runtime__V1__RunPodSandboxResponse *)m)->pod_sandbox_id);
 }
 
 static int stop(struct ocic *o, int argc, char **argv)
 {
-	const char *id;
-	int rc = one_id(argc, argv, "stop", &id);
-	if (rc)
-		return rc < 0 ? OCIC_EXIT_OK : rc;
-	Runtime__V1__StopPodSandboxRequest req = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
-	req.pod_sandbox_id = (char *)id;
-	ProtobufCMessage *m = NULL;
-	ocid_error *err = NULL;
-	if (ocic_call(o, RUNTIME_SERVICE "StopPodSandbox", &req.base,
-		      &runtime__v1__stop_pod_sandbox_response__descriptor, 0, &m, &err) < 0)
-		return ocic_fail(err);
-	return finish(o, m, id);
+	return ocic_id_command(o, argc, argv, pod_usage, "pod stop", RUNTIME_SERVICE "StopPodSandbox",
+			       &runtime__v1__stop_pod_sandbox_request__descriptor, "pod_sandbox_id",
+			       &runtime__v1__stop_pod_sandbox_response__descriptor);
 }
 
 static int remove_pod(struct ocic *o, int argc, char **argv)
 {
-	const char *id;
-	int rc = one_id(argc, argv, "remove", &id);
-	if (rc)
-		return rc < 0 ? OCIC_EXIT_OK : rc;
-	Runtime__V1__RemovePodSandboxRequest req = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
-	req.pod_sandbox_id = (char *)id;
-	ProtobufCMessage *m = NULL;
-	ocid_error *err = NULL;
-	if (ocic_call(o, RUNTIME_SERVICE "RemovePodSandbox", &req.base,
-		      &runtime__v1__remove_pod_sandbox_response__descriptor, 0, &m, &err) < 0)
-		return ocic_fail(err);
-	return finish(o, m, id);
+	return ocic_id_command(o, argc, argv, pod_usage, "pod remove", RUNTIME_SERVICE "RemovePodSandbox",
+			       &runtime__v1__remove_pod_sandbox_request__descriptor, "pod_sandbox_id",
+			       &runtime__v1__remove_pod_sandbox_response__descriptor);
 }
 
 static const char *state_word(Runtime__V1__PodSandboxState s)
@@ -121,6 +78,7 @@ static const char *state_word(Runtime__V1__PodSandboxState s)
 	default: return "Unknown";
 	}
 }
+
 
 static int status(struct ocic *o, int argc, char **argv)
 {
