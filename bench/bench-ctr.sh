@@ -115,8 +115,15 @@ jq '.command = ["sleep", "1000000"] | .metadata.name = "bench"' \
 
 echo "ocid $("$OCID" --version | cut -d' ' -f3-), $(runc --version | head -n1), $(conmon --version | head -n1)"
 echo "ocid workers: ${WORKERS:-default}; runroot on $(stat -f -c %T "$RUNROOT"); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The floor's bundles go where ocid's do: ocid puts <runroot>/containers on a
+# tmpfs of its own when runroot is on disk, so the floor's get one too; their
+# upper/work dirs stay on disk under $RUNROOT/floor, as ocid's stay under root.
+mkdir -p "$RUNROOT/floor" "$RUNROOT/floor-bundles"
+if [ "$(stat -f -c %T "$RUNROOT")" != tmpfs ]; then
+	mount -t tmpfs -o mode=0700,size=64m ocid-bench "$RUNROOT/floor-bundles"
+fi
 "$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
-	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --lower "${LOWER%:}"
+	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --bundle-dir "$RUNROOT/floor-bundles" --lower "${LOWER%:}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ocid's own work inside CreateContainer and RemoveContainer, from its debug
 # log: every step but the runtime's (conmon + runc create; runc delete).

@@ -14,6 +14,7 @@
  *
  *   bench-ctr --endpoint unix:///path/ocid.sock --pod POD_ID --config CTR.json
  *             [--n 100] [--concurrency 10] [--runtime runc] [--work-dir DIR]
+ *             [--bundle-dir DIR] [--lower DIR:DIR...]
  *
  * CTR.json is a runtime.v1.ContainerConfig whose command runs until killed
  * (metadata.name gets a suffix per container). bench/bench-ctr.sh sets up
@@ -56,7 +57,7 @@ static void die(const char *what, ocid_error *err)
 
 /* ---- options and shared state ---- */
 
-static const char *endpoint, *pod_id, *config_path, *runtime_name = "runc", *work_dir, *lower_arg;
+static const char *endpoint, *pod_id, *config_path, *runtime_name = "runc", *work_dir, *lower_arg, *bundle_arg;
 /* The image's layer dirs, top first: each floor container gets an overlay
  * of its own over them (mounted before the timing), as ocid's do. */
 static char **lower;
@@ -69,6 +70,11 @@ static json_t *floor_spec;
 static char *floor_cg_parent; /* cgroupsPath without its last component */
 static struct ctr_runtime *floor_rt;
 static char *floor_dir;
+/* Where the floor's bundles (config.json, the rootfs mountpoint, conmon's
+ * attach socket and fifos) go: --bundle-dir, as ocid's go to
+ * <runroot>/containers (a tmpfs of ocid's own when runroot is on disk);
+ * their upper/work dirs and logs stay in floor_dir, as ocid's stay on disk. */
+static char *bundle_dir;
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -166,11 +172,13 @@ static void floor_mount(int idx, const char *tag)
 	if (n_lower == 0)
 		return;
 	char *b = xasprintf("%s/bench-floor-%s-%d-%d", floor_dir, tag, (int)getpid(), idx);
-	char *upper = xasprintf("%s/upper", b), *work = xasprintf("%s/work", b), *rootfs = xasprintf("%s/rootfs", b);
+	char *bb = xasprintf("%s/bench-floor-%s-%d-%d", bundle_dir, tag, (int)getpid(), idx);
+	char *upper = xasprintf("%s/upper", b), *work = xasprintf("%s/work", b), *rootfs = xasprintf("%s/rootfs", bb);
 	ocid_error *err = NULL;
 	if (rootfs_mount(rootfs, lower, n_lower, upper, work, &err) < 0)
 		die("floor rootfs", err);
 	free(b);
+	free(bb);
 	free(upper);
 	free(work);
 	free(rootfs);
@@ -183,7 +191,7 @@ static int floor_pids[2][4096];
 static char *floor_create_start(int idx, const char *tag)
 {
 	char *id = xasprintf("bench-floor-%s-%d-%d", tag, (int)getpid(), idx);
-	char *bundle = xasprintf("%s/%s", floor_dir, id);
+	char *bundle = xasprintf("%s/%s", bundle_dir, id);
 	char *log = xasprintf("%s/%s.log", floor_dir, id);
 	struct ctr_create_params p = {
 		.ref = {.id = id, .runtime = runtime_name, .bundle = bundle},
@@ -205,7 +213,7 @@ static char *floor_create_start(int idx, const char *tag)
 
 static void floor_stop_remove(const char *id, int idx, const char *tag)
 {
-	char *bundle = xasprintf("%s/%s", floor_dir, id);
+	char *bundle = xasprintf("%s/%s", bundle_dir, id);
 	struct ctr_ref ref = {.id = id, .runtime = runtime_name, .bundle = bundle,
 			      .pid = idx < 4096 ? floor_pids[tag[0] == 'c'][idx] : 0};
 	struct exit_info ei;
@@ -222,13 +230,14 @@ static void floor_stop_remove(const char *id, int idx, const char *tag)
 static void floor_prepare(int idx, const char *tag)
 {
 	char *id = xasprintf("bench-floor-%s-%d-%d", tag, (int)getpid(), idx);
-	char *bundle = xasprintf("%s/%s", floor_dir, id);
+	char *bundle = xasprintf("%s/%s", bundle_dir, id);
+	char *dir = xasprintf("%s/%s", floor_dir, id);
 	ocid_error *err = NULL;
-	if (fs_mkdir_p(bundle, 0700, &err) < 0)
+	if (fs_mkdir_p(bundle, 0700, &err) < 0 || fs_mkdir_p(dir, 0700, &err) < 0)
 		die("floor bundle", err);
 	json_t *spec = json_deep_copy(floor_spec);
 	if (n_lower) {
-		char *upper = xasprintf("%s/upper", bundle), *work = xasprintf("%s/work", bundle);
+		char *upper = xasprintf("%s/upper", dir), *work = xasprintf("%s/work", dir);
 		char *rootfs = xasprintf("%s/rootfs", bundle);
 		if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(rootfs, 0755) < 0)
 			die("floor rootfs dirs", NULL);
@@ -251,17 +260,21 @@ static void floor_prepare(int idx, const char *tag)
 	free(path);
 	free(cg);
 	free(bundle);
+	free(dir);
 	free(id);
 }
 
 static void floor_cleanup(int idx, const char *tag)
 {
-	char *bundle = xasprintf("%s/bench-floor-%s-%d-%d", floor_dir, tag, (int)getpid(), idx);
+	char *bundle = xasprintf("%s/bench-floor-%s-%d-%d", bundle_dir, tag, (int)getpid(), idx);
+	char *dir = xasprintf("%s/bench-floor-%s-%d-%d", floor_dir, tag, (int)getpid(), idx);
 	char *rootfs = xasprintf("%s/rootfs", bundle);
 	rootfs_umount(rootfs, NULL);
 	free(rootfs);
 	fs_remove_all(bundle, NULL);
+	fs_remove_all(dir, NULL);
 	free(bundle);
+	free(dir);
 }
 
 /* ---- phases ----
@@ -475,10 +488,12 @@ int main(int argc, char **argv)
 			work_dir = v;
 		else if (v && strcmp(a, "--lower") == 0)
 			lower_arg = v;
+		else if (v && strcmp(a, "--bundle-dir") == 0)
+			bundle_arg = v;
 		else {
 			fprintf(stderr,
 				"usage: %s --endpoint E --pod ID --config CTR.json [--n N] [--concurrency C] "
-				"[--runtime runc] [--work-dir DIR] [--lower DIR:DIR...]\n",
+				"[--runtime runc] [--work-dir DIR] [--bundle-dir DIR] [--lower DIR:DIR...]\n",
 				argv[0]);
 			return 2;
 		}
@@ -511,6 +526,7 @@ int main(int argc, char **argv)
 
 	char tmp[] = "/tmp/ocid-bench-ctr.XXXXXX";
 	floor_dir = work_dir ? xstrdup(work_dir) : xstrdup(mkdtemp(tmp) ? tmp : "/tmp");
+	bundle_dir = xstrdup(bundle_arg ? bundle_arg : floor_dir);
 	char *run_dir = xasprintf("%s/floor-run", floor_dir);
 	struct ocid_config *cfg = config_new();
 	if (cfg == NULL || ctr_runtime_new(&floor_rt, cfg, run_dir, OCI_MNTNS_AUTO, &err) < 0)
@@ -545,6 +561,7 @@ int main(int argc, char **argv)
 		fs_remove_all(floor_dir, NULL);
 	free(run_dir);
 	free(floor_dir);
+	free(bundle_dir);
 	free(floor_cg_parent);
 	json_decref(floor_spec);
 	protobuf_c_message_free_unpacked(&tmpl->base, NULL);

@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "ctr/container_internal.h"
 #include "util/cleanup.h"
@@ -525,6 +529,49 @@ char *ctr_verbose_info(struct ctr_mgr *m, const struct ctr_snapshot *s)
 
 /* ---- the manager ---- */
 
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false;
+	struct dirent *e;
+	bool empty = true;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* Bundles are volatile state (runroot; /run is a tmpfs on most hosts). When
+ * runroot sits on a disk filesystem instead, <runroot>/containers gets a
+ * small tmpfs of its own, as pods/ does (src/pod/sandbox.c): each container
+ * makes ~6 inodes there (bundle, rootfs mountpoint, config.json, conmon's
+ * attach socket, ctl and winsz fifos), which on ext4 cost 0.2-0.5 ms each.
+ * Only over an empty directory (an older ocid's bundles stay visible), and
+ * not at all when mounting is refused: the disk directory works too. The
+ * mount outlives the daemon while containers exist (a restarted ocid finds
+ * it); ctr_mgr_free takes it away when none is left. */
+static void volatile_run_dir(const char *dir)
+{
+	struct statfs sfs;
+	if (statfs(dir, &sfs) == 0 && (unsigned long)sfs.f_type == (unsigned long)TMPFS_MAGIC)
+		return; /* runroot on tmpfs, or mounted by an earlier ocid */
+	if (!dir_is_empty(dir))
+		return;
+	if (mount("ocid", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64m") < 0) {
+		log_debug("runroot is not on tmpfs; no tmpfs for the bundles", "dir=%s err=\"%s\"", dir,
+			  strerror(errno));
+		return;
+	}
+	if (mount("none", dir, NULL, MS_PRIVATE, NULL) < 0) {
+		log_warn("cannot make the bundles' tmpfs private; not using it", "dir=%s err=\"%s\"", dir,
+			 strerror(errno));
+		umount2(dir, MNT_DETACH);
+		return;
+	}
+	log_info("runroot is not on tmpfs: mounted one for container bundles", "dir=%s", dir);
+}
+
 int ctr_mgr_open(const struct ctr_mgr_opts *opts, struct ctr_mgr **out, ocid_error **err)
 {
 	*out = NULL;
@@ -538,8 +585,10 @@ int ctr_mgr_open(const struct ctr_mgr_opts *opts, struct ctr_mgr **out, ocid_err
 	m->ctr_root = xasprintf("%s/containers", cfg->root);
 	m->ctr_run = xasprintf("%s/containers", cfg->runroot);
 	if (spec_host_detect(&m->host, err) < 0 || fs_mkdir_p(m->ctr_root, 0700, err) < 0 ||
-	    fs_mkdir_p(m->ctr_run, 0700, err) < 0 ||
-	    ctr_runtime_new(&m->rt, cfg, cfg->runroot, opts->mntns, err) < 0 ||
+	    fs_mkdir_p(m->ctr_run, 0700, err) < 0)
+		goto fail;
+	volatile_run_dir(m->ctr_run);
+	if (ctr_runtime_new(&m->rt, cfg, cfg->runroot, opts->mntns, err) < 0 ||
 	    exit_watch_open(&m->watch, ctr_runtime_exit_dir(m->rt), ctr_runtime_persist_root(m->rt), ctr_on_exit, m,
 			    err) < 0)
 		goto fail;
@@ -550,6 +599,7 @@ int ctr_mgr_open(const struct ctr_mgr_opts *opts, struct ctr_mgr **out, ocid_err
 	if (ctr_restore_all(m, err) < 0 || exit_watch_start(m->watch, err) < 0 || exit_watch_scan(m->watch, err) < 0)
 		goto fail;
 	ctr_register_hooks(m);
+	m->opened = true;
 	*out = m;
 	return 0;
 fail:
@@ -565,6 +615,15 @@ void ctr_mgr_free(struct ctr_mgr *m)
 	if (m->sandboxes)
 		sandbox_mgr_set_hooks(m->sandboxes, &(struct sandbox_hooks){0});
 	exit_watch_close(m->watch);
+	if (m->opened && m->n_items == 0 && m->ctr_run) {
+		/* No container left after a clean run: take away the bundles'
+		 * tmpfs (volatile_run_dir), so nothing stays under runroot. Not
+		 * after a failed open: what restore did not load may still be there. */
+		struct statfs sfs;
+		if (statfs(m->ctr_run, &sfs) == 0 && (unsigned long)sfs.f_type == (unsigned long)TMPFS_MAGIC &&
+		    dir_is_empty(m->ctr_run))
+			umount2(m->ctr_run, MNT_DETACH);
+	}
 	for (size_t i = 0; i < m->n_items; i++)
 		container_unref(m->items[i]);
 	free(m->items);

@@ -79,6 +79,7 @@ struct ctr_mgr {
 	struct spec_host host;
 	char *ctr_root; /* <root>/containers */
 	char *ctr_run;  /* <runroot>/containers */
+	bool opened;    /* ctr_mgr_open succeeded */
 
 	pthread_mutex_t mu;
 	struct container **items; /* the index, oldest first */
