@@ -16,10 +16,6 @@
 #define OCID_VERSION "dev"
 #endif
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
 {
 	(void)h;
@@ -42,10 +38,8 @@ int registry_client_new(const struct registry_credentials *creds,
 			ocid_error **err)
 {
 	*out = NULL;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return err_set(err, GRPC_INTERNAL, "curl_global_init: %s",
-			       curl_easy_strerror(curl_init_rc));
+	if (curl_lazy_load(err) < 0)
+		return -1;
 	struct registry_client *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)

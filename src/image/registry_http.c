@@ -111,6 +111,8 @@ char *registry_url_for_log(const char *url)
 
 char *registry_url_origin(const char *url)
 {
+	if (curl_lazy_load(NULL) < 0)
+		return NULL;
 	CURLU *u = curl_url();
 	if (u == NULL)
 		return NULL;

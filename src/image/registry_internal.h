@@ -4,11 +4,11 @@
 #ifndef OCID_IMAGE_REGISTRY_INTERNAL_H
 #define OCID_IMAGE_REGISTRY_INTERNAL_H
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "image/curl_lazy.h"
 #include "image/registry.h"
 
 #define REGISTRY_MAX_REDIRECTS 10
@@ -128,7 +128,7 @@ char *registry_body_message(const char *body, size_t len);
 /* The URL without its query string, for messages. malloc'd. */
 char *registry_url_for_log(const char *url);
 /* scheme://host:port of url, lower-cased, default ports filled in; NULL if
- * it cannot be parsed. malloc'd. */
+ * it cannot be parsed (or libcurl cannot be loaded). malloc'd. */
 char *registry_url_origin(const char *url);
 
 /* registry_auth.c */

@@ -1,7 +1,5 @@
 #include "store/layer_extract.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "store/archive_lazy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -1002,6 +1001,8 @@ int layer_extract(const char *dir, store_read_fn read, void *ctx, const struct l
 	if (o->expect_digest && digest_parse(o->expect_digest, &in_algo, err) < 0)
 		return err_prefix(err, "extract layer");
 	if (o->expect_diff_id && digest_parse(o->expect_diff_id, NULL, err) < 0)
+		return err_prefix(err, "extract layer");
+	if (archive_lazy_load(err) < 0)
 		return err_prefix(err, "extract layer");
 
 	if (mkdir(dir, 0755) < 0)

@@ -3,8 +3,6 @@
 #ifndef OCID_TEST_STORE_UTIL_H
 #define OCID_TEST_STORE_UTIL_H
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/archive_lazy.h"
 #include "util/digest.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -85,6 +84,16 @@ struct te {
 	size_t xlen2;
 };
 
+/* Loads libarchive (as the daemon does, on first use) or aborts. */
+static inline void archive_load_or_abort(void)
+{
+	ocid_error *err = NULL;
+	if (archive_lazy_load(&err) < 0) {
+		fprintf(stderr, "%s\n", err->msg);
+		abort();
+	}
+}
+
 static inline void add_filter(struct archive *a, enum tfilter f)
 {
 	if (f == TF_GZIP && archive_write_add_filter_gzip(a) != ARCHIVE_OK)
@@ -98,6 +107,7 @@ static inline void add_filter(struct archive *a, enum tfilter f)
 static inline struct buf tar_build_ex(const struct te *entries, bool pad)
 {
 	struct buf out = { 0 };
+	archive_load_or_abort();
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax(a);
 	if (!pad)
@@ -153,6 +163,7 @@ static inline struct buf compress_buf(const struct buf *in, enum tfilter f)
 		buf_append(&out, in->data, in->len);
 		return out;
 	}
+	archive_load_or_abort();
 	struct archive *a = archive_write_new();
 	archive_write_set_format_raw(a);
 	add_filter(a, f);
