@@ -59,6 +59,21 @@ void *cri_map_copy(const ProtobufCMessageDescriptor *entry_desc, void *const *sr
 	return v;
 }
 
+void cri_label_selector(void *const *entries, size_t n, const char ***keys, const char ***values)
+{
+	*keys = NULL;
+	*values = NULL;
+	if (n == 0)
+		return;
+	*keys = xcalloc(n, sizeof(char *));
+	*values = xcalloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const struct kv_entry *e = entries[i];
+		(*keys)[i] = e->key;
+		(*values)[i] = e->value;
+	}
+}
+
 Runtime__V1__PodSandboxState cri_pod_state(enum sandbox_state s)
 {
 	return s == SANDBOX_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY

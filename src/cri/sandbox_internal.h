@@ -15,6 +15,9 @@ Runtime__V1__PodSandboxMetadata *cri_pod_metadata(const Runtime__V1__PodSandboxM
 /* A map field copied from a config map (entries are {key, value} messages
  * of the given descriptor). */
 void *cri_map_copy(const ProtobufCMessageDescriptor *entry_desc, void *const *src, size_t n, size_t *n_out);
+/* A list filter's label_selector ({key, value} entries) as two parallel
+ * arrays of borrowed strings; the caller frees both arrays. NULLs for n 0. */
+void cri_label_selector(void *const *entries, size_t n, const char ***keys, const char ***values);
 Runtime__V1__PodSandboxState cri_pod_state(enum sandbox_state s);
 
 #endif

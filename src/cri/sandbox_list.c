@@ -22,17 +22,10 @@ int cri_list_pod_sandbox(struct rpc_call *call, const ProtobufCMessage *req, Pro
 			f.state = fi->state->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? SANDBOX_READY
 												: SANDBOX_NOTREADY;
 		}
-		if (fi->n_label_selector) {
-			keys = xcalloc(fi->n_label_selector, sizeof(char *));
-			values = xcalloc(fi->n_label_selector, sizeof(char *));
-			for (size_t i = 0; i < fi->n_label_selector; i++) {
-				keys[i] = fi->label_selector[i]->key;
-				values[i] = fi->label_selector[i]->value;
-			}
-			f.label_keys = keys;
-			f.label_values = values;
-			f.n_labels = fi->n_label_selector;
-		}
+		cri_label_selector((void *const *)fi->label_selector, fi->n_label_selector, &keys, &values);
+		f.label_keys = keys;
+		f.label_values = values;
+		f.n_labels = fi->n_label_selector;
 	}
 	struct sandbox_snapshot *snaps = NULL;
 	size_t n = 0;
