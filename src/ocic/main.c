@@ -125,7 +125,10 @@ int ocic_id_command(struct ocic *o, int argc, char **argv, const char *usage, co
 	ProtobufCMessage *req = calloc(1, req_desc->sizeof_message);
 	if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || req == NULL) {
 		free(req);
-		return ocic_fail(NULL);
+		ocid_error *e = NULL;
+		err_set(&e, req ? GRPC_INTERNAL : GRPC_RESOURCE_EXHAUSTED, "%s: cannot build %s.%s", what,
+			req_desc->name, id_field);
+		return ocic_fail(e);
 	}
 	protobuf_c_message_init(req_desc, req);
 	*(const char **)((char *)req + f->offset) = id;
