@@ -122,9 +122,15 @@ mkdir -p "$RUNROOT/floor" "$RUNROOT/floor-bundles"
 if [ "$(stat -f -c %T "$RUNROOT")" != tmpfs ]; then
 	mount -t tmpfs -o mode=0700,size=64m ocid-bench "$RUNROOT/floor-bundles"
 fi
-"$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
-	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --bundle-dir "$RUNROOT/floor-bundles" --lower "${LOWER%:}"
+cpu_ms() { # utime+stime of ocid (all its threads), in ms
+	awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz}' "/proc/$OCID_PID/stat"
+}
+CPU0=$(cpu_ms)
+BENCH_CTR_DEBUG=1 "$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
+	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --bundle-dir "$RUNROOT/floor-bundles" --lower "${LOWER%:}" --ocid-pid "$OCID_PID" --log-dir "$WORK/logs" \
+	2> >(tee "$WORK/floor.log" | grep -v 'level=debug' >&2)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ocid's CPU time (user+system, all threads) per container lifecycle: $(awk -v a="$CPU0" -v b="$(cpu_ms)" -v n="$N" 'BEGIN {printf "%.2f ms", (b - a) / (2 * n)}')"
 # ocid's own work inside CreateContainer and RemoveContainer, from its debug
 # log: every step but the runtime's (conmon + runc create; runc delete).
 own() { # FIELDS... -> "p50 p99" in ms
@@ -141,4 +147,16 @@ steps() { # MSG FIELD... -> one sum per line
 }
 echo "ocid's own work in CreateContainer (all but conmon + runc create): $(steps "container create steps" prepare_ms row_ms dirs_ms rootfs_ms spec_ms files_ms record_ms | own)"
 echo "ocid's own work in RemoveContainer (all but runc delete + conmon exit): $(steps "container remove steps" umount_ms rm_ms record_ms | own)"
+# conmon + runc create as the driver timed it, for the floor's containers and
+# ocid's: the same code, so a difference is the machine's, not ocid's.
+create_ms() { # LOG FIRST COUNT -> p50 of launch_ms + reply_ms
+	grep 'msg="conmon create"' "$1" | tail -n +"$2" | head -n "$3" |
+		sed 's/.*launch_ms=\([0-9.]*\) reply_ms=\([0-9.]*\).*/\1 \2/' | awk '{print $1 + $2}' | own
+}
+echo "conmon + runc create, one by one: floor $(create_ms "$WORK/floor.log" 1 "$N"); ocid $(create_ms "$WORK/ocid.log" 2 "$N")"
+start_ms() { # LOG FIRST COUNT -> p50 of the runtime's start
+	grep 'msg="runtime start"' "$1" | tail -n +"$2" | head -n "$3" | sed 's/.* ms=\([0-9.]*\).*/\1/' | own
+}
+echo "runc start, one by one: floor $(start_ms "$WORK/floor.log" 1 "$N"); ocid $(start_ms "$WORK/ocid.log" 1 "$N")"
+echo "conmon + runc create, $C at a time: floor $(create_ms "$WORK/floor.log" $((N + 1)) "$N"); ocid $(create_ms "$WORK/ocid.log" $((N + 2)) "$N")"
 echo "ocid RSS with the pod: $(awk '/VmRSS/ {print $2, $3}' "/proc/$OCID_PID/status")"

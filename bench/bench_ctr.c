@@ -14,7 +14,13 @@
  *
  *   bench-ctr --endpoint unix:///path/ocid.sock --pod POD_ID --config CTR.json
  *             [--n 100] [--concurrency 10] [--runtime runc] [--work-dir DIR]
- *             [--bundle-dir DIR] [--lower DIR:DIR...]
+ *             [--bundle-dir DIR] [--lower DIR:DIR...] [--ocid-pid PID] [--log-dir DIR]
+ *
+ * With --ocid-pid, every batch (the floor's and ocid's) starts only once the
+ * daemon's CPU time has stood still for 50 ms: what ocid does in the
+ * background after a call returns (recording exits, making and deleting
+ * container directories: src/ctr/dir_pool.h) is then never counted against
+ * the floor, nor is it hidden by running during the floor's batch.
  *
  * CTR.json is a runtime.v1.ContainerConfig whose command runs until killed
  * (metadata.name gets a suffix per container). bench/bench-ctr.sh sets up
@@ -36,6 +42,7 @@
 #include "ctr/rootfs.h"
 #include "ctr/spec.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/pbjson.h"
 #include "util/xalloc.h"
 
@@ -63,6 +70,8 @@ static const char *endpoint, *pod_id, *config_path, *runtime_name = "runc", *wor
 static char **lower;
 static size_t n_lower;
 static int n_total = 100, concurrency = 10;
+static int ocid_pid;
+static const char *log_dir; /* --log-dir: the floor's logs where ocid's go */ /* --ocid-pid: batches start once the daemon is idle */
 static Runtime__V1__ContainerConfig *tmpl;
 
 /* The floor's bundle: the spec ocid wrote, and a driver. */
@@ -70,10 +79,11 @@ static json_t *floor_spec;
 static char *floor_cg_parent; /* cgroupsPath without its last component */
 static struct ctr_runtime *floor_rt;
 static char *floor_dir;
+static char *floor_ctr_dir; /* <floor_dir>/ctrs: upper/work dirs, spread as ocid's are */
 /* Where the floor's bundles (config.json, the rootfs mountpoint, conmon's
  * attach socket and fifos) go: --bundle-dir, as ocid's go to
  * <runroot>/containers (a tmpfs of ocid's own when runroot is on disk);
- * their upper/work dirs and logs stay in floor_dir, as ocid's stay on disk. */
+ * their upper/work dirs and logs stay in floor_dir (upper/work under ctrs/), as ocid's stay on disk. */
 static char *bundle_dir;
 
 static int cmp_i64(const void *a, const void *b)
@@ -171,7 +181,7 @@ static void floor_mount(int idx, const char *tag)
 {
 	if (n_lower == 0)
 		return;
-	char *b = xasprintf("%s/bench-floor-%s-%d-%d", floor_dir, tag, (int)getpid(), idx);
+	char *b = xasprintf("%s/bench-floor-%s-%d-%d", floor_ctr_dir, tag, (int)getpid(), idx);
 	char *bb = xasprintf("%s/bench-floor-%s-%d-%d", bundle_dir, tag, (int)getpid(), idx);
 	char *upper = xasprintf("%s/upper", b), *work = xasprintf("%s/work", b), *rootfs = xasprintf("%s/rootfs", bb);
 	ocid_error *err = NULL;
@@ -192,7 +202,7 @@ static char *floor_create_start(int idx, const char *tag)
 {
 	char *id = xasprintf("bench-floor-%s-%d-%d", tag, (int)getpid(), idx);
 	char *bundle = xasprintf("%s/%s", bundle_dir, id);
-	char *log = xasprintf("%s/%s.log", floor_dir, id);
+	char *log = xasprintf("%s/%s.log", log_dir ? log_dir : floor_dir, id);
 	struct ctr_create_params p = {
 		.ref = {.id = id, .runtime = runtime_name, .bundle = bundle},
 		.log_path = log,
@@ -231,7 +241,7 @@ static void floor_prepare(int idx, const char *tag)
 {
 	char *id = xasprintf("bench-floor-%s-%d-%d", tag, (int)getpid(), idx);
 	char *bundle = xasprintf("%s/%s", bundle_dir, id);
-	char *dir = xasprintf("%s/%s", floor_dir, id);
+	char *dir = xasprintf("%s/%s", floor_ctr_dir, id);
 	ocid_error *err = NULL;
 	if (fs_mkdir_p(bundle, 0700, &err) < 0 || fs_mkdir_p(dir, 0700, &err) < 0)
 		die("floor bundle", err);
@@ -267,7 +277,7 @@ static void floor_prepare(int idx, const char *tag)
 static void floor_cleanup(int idx, const char *tag)
 {
 	char *bundle = xasprintf("%s/bench-floor-%s-%d-%d", bundle_dir, tag, (int)getpid(), idx);
-	char *dir = xasprintf("%s/bench-floor-%s-%d-%d", floor_dir, tag, (int)getpid(), idx);
+	char *dir = xasprintf("%s/bench-floor-%s-%d-%d", floor_ctr_dir, tag, (int)getpid(), idx);
 	char *rootfs = xasprintf("%s/rootfs", bundle);
 	rootfs_umount(rootfs, NULL);
 	free(rootfs);
@@ -327,6 +337,39 @@ static void *slot_thread(void *arg)
 {
 	run_slot(arg);
 	return NULL;
+}
+
+/* utime + stime of --ocid-pid, in clock ticks; -1 when unreadable. */
+static long long ocid_cpu_ticks(void)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", ocid_pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the comm field may hold spaces */
+	unsigned long long ut, st;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/* Waits (up to 3 s) until ocid's CPU time has not moved for 50 ms. */
+static void settle_ocid(void)
+{
+	if (ocid_pid <= 0)
+		return;
+	long long last = ocid_cpu_ticks();
+	int still = 0;
+	for (int i = 0; i < 120 && still < 2 && last >= 0; i++) {
+		usleep(25000);
+		long long now = ocid_cpu_ticks();
+		still = now == last ? still + 1 : 0;
+		last = now;
+	}
 }
 
 /* Runs the slots all at once (one thread each); wall time in ns. */
@@ -397,6 +440,7 @@ static void phase(int width, const char *tag, struct result *floor_res, struct r
 								 .client = clients[i], .id = &sd->ids[first + i],
 								 .lat = up ? &sd->up[first + i] : &sd->down[first + i],
 								 .up = up};
+				settle_ocid();
 				int64_t wall = run_batch(slots, cnt);
 				if (up)
 					sd->wall_up += wall;
@@ -469,6 +513,9 @@ static void probe(void)
 
 int main(int argc, char **argv)
 {
+	/* the driver's own step timings ("conmon create", ...) for the floor */
+	if (getenv("BENCH_CTR_DEBUG"))
+		log_set_level(LOG_LEVEL_DEBUG);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -490,10 +537,14 @@ int main(int argc, char **argv)
 			lower_arg = v;
 		else if (v && strcmp(a, "--bundle-dir") == 0)
 			bundle_arg = v;
+		else if (v && strcmp(a, "--ocid-pid") == 0)
+			ocid_pid = atoi(v);
+		else if (v && strcmp(a, "--log-dir") == 0)
+			log_dir = v;
 		else {
 			fprintf(stderr,
 				"usage: %s --endpoint E --pod ID --config CTR.json [--n N] [--concurrency C] "
-				"[--runtime runc] [--work-dir DIR] [--bundle-dir DIR] [--lower DIR:DIR...]\n",
+				"[--runtime runc] [--work-dir DIR] [--bundle-dir DIR] [--lower DIR:DIR...] [--ocid-pid PID] [--log-dir DIR]\n",
 				argv[0]);
 			return 2;
 		}
@@ -527,6 +578,12 @@ int main(int argc, char **argv)
 	char tmp[] = "/tmp/ocid-bench-ctr.XXXXXX";
 	floor_dir = work_dir ? xstrdup(work_dir) : xstrdup(mkdtemp(tmp) ? tmp : "/tmp");
 	bundle_dir = xstrdup(bundle_arg ? bundle_arg : floor_dir);
+	/* the floor's container directories spread over the filesystem's
+	 * allocation groups, as ocid's are (src/ctr/dir_pool.c) */
+	floor_ctr_dir = xasprintf("%s/ctrs", floor_dir);
+	if (fs_mkdir_p(floor_ctr_dir, 0700, &err) < 0)
+		die("floor dirs", err);
+	fs_spread_subdirs(floor_ctr_dir);
 	char *run_dir = xasprintf("%s/floor-run", floor_dir);
 	struct ocid_config *cfg = config_new();
 	if (cfg == NULL || ctr_runtime_new(&floor_rt, cfg, run_dir, OCI_MNTNS_AUTO, &err) < 0)
@@ -561,6 +618,7 @@ int main(int argc, char **argv)
 		fs_remove_all(floor_dir, NULL);
 	free(run_dir);
 	free(floor_dir);
+	free(floor_ctr_dir);
 	free(bundle_dir);
 	free(floor_cg_parent);
 	json_decref(floor_spec);

@@ -322,6 +322,7 @@ static const struct field runtime_fields[] = {
 	F_RT(log_size_max, .kind = K_INT64, .min = INT64_MIN, .max = INT64_MAX,
 	     .icheck = check_log_size_max),
 	F_RT(pids_limit, .kind = K_INT64, .min = -1, .max = INT64_MAX),
+	F_RT(spare_container_dirs, .kind = K_INT, .min = 0, .max = 1024),
 	{0},
 };
 
@@ -669,6 +670,7 @@ struct ocid_config *config_new(void)
 	rt->seccomp_profile = strdup("");
 	rt->log_size_max = -1;
 	rt->pids_limit = 0;
+	rt->spare_container_dirs = 16;
 	bool ok = add_runtime(rt, "runc", "/usr/bin/runc", "/run/runc") &&
 		  add_runtime(rt, "crun", "/usr/bin/crun", "/run/crun");
 

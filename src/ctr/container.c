@@ -588,6 +588,12 @@ int ctr_mgr_open(const struct ctr_mgr_opts *opts, struct ctr_mgr **out, ocid_err
 	    fs_mkdir_p(m->ctr_run, 0700, err) < 0)
 		goto fail;
 	volatile_run_dir(m->ctr_run);
+	fs_spread_subdirs(m->ctr_root); /* for directories made without the pool (dir_pool.c) */
+	char *pool_dir = xasprintf("%s/.pool", m->ctr_root);
+	int pool_rc = dir_pool_open(pool_dir, (size_t)cfg->runtime.spare_container_dirs, &m->pool, err);
+	free(pool_dir);
+	if (pool_rc < 0)
+		goto fail;
 	if (ctr_runtime_new(&m->rt, cfg, cfg->runroot, opts->mntns, err) < 0 ||
 	    exit_watch_open(&m->watch, ctr_runtime_exit_dir(m->rt), ctr_runtime_persist_root(m->rt), ctr_on_exit, m,
 			    err) < 0)
@@ -615,6 +621,7 @@ void ctr_mgr_free(struct ctr_mgr *m)
 	if (m->sandboxes)
 		sandbox_mgr_set_hooks(m->sandboxes, &(struct sandbox_hooks){0});
 	exit_watch_close(m->watch);
+	dir_pool_close(m->pool);
 	if (m->opened && m->n_items == 0 && m->ctr_run) {
 		/* No container left after a clean run: take away the bundles'
 		 * tmpfs (volatile_run_dir), so nothing stays under runroot. Not

@@ -90,7 +90,7 @@ void ctr_teardown_files(struct ctr_mgr *m, struct container *c, bool runtime_too
 		ctr_warn("teardown: cannot remove the bundle", c->id, e);
 		err_clear(&e);
 	}
-	if (fs_remove_all(c->dir, &e) < 0) {
+	if (dir_pool_discard(m->pool, c->dir, &e) < 0) {
 		ctr_warn("teardown: cannot remove the container directory", c->id, e);
 		err_clear(&e);
 	}
@@ -150,15 +150,23 @@ static void term_path_of(struct container *c, const char **ctr_path, bool *ours)
 	*ours = true;
 }
 
-/* The directories create makes (the row exists already). */
-static int make_dirs(struct container *c, ocid_error **err)
+/* The directories create makes (the row exists already). The on-disk one
+ * (upper/, work/, termination-log) comes ready from the pool when it has
+ * one: `pooled` says which. */
+static int make_dirs(struct ctr_mgr *m, struct container *c, bool *pooled, ocid_error **err)
 {
-	cleanup_free char *upper = xasprintf("%s/upper", c->dir);
-	cleanup_free char *work = xasprintf("%s/work", c->dir);
-	if (mkdir(c->dir, 0700) < 0)
-		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->dir);
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0)
-		return err_set_errno(err, GRPC_INTERNAL, errno, "create the overlay dirs in %s", c->dir);
+	int took = dir_pool_take(m->pool, c->dir, err);
+	if (took < 0)
+		return -1;
+	*pooled = took == 1;
+	if (!*pooled) {
+		cleanup_free char *upper = xasprintf("%s/upper", c->dir);
+		cleanup_free char *work = xasprintf("%s/work", c->dir);
+		if (mkdir(c->dir, 0700) < 0)
+			return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->dir);
+		if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0)
+			return err_set_errno(err, GRPC_INTERNAL, errno, "create the overlay dirs in %s", c->dir);
+	}
 	if (mkdir(c->bundle, 0700) < 0)
 		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->bundle);
 	if (mkdir(c->rootfs, 0755) < 0)
@@ -243,9 +251,10 @@ static char *image_display_name(const char *spec, const struct image_record *img
 	return xstrdup(spec);
 }
 
+/* Ours, in the container's fresh directory (a pooled one has it already). */
 static int write_termination_file(const struct container *c, ocid_error **err)
 {
-	int fd = open(c->term_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = open(c->term_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->term_path);
 	/* writable by the container's user */
@@ -287,12 +296,13 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	}
 
 	int64_t t0 = spawn_now_ns();
+	dir_pool_busy(m->pool, true);
 	struct container *c = container_alloc(m);
 	struct image_record *img = NULL;
 	struct image_config *icfg = NULL;
 	struct spec_result spec = {0};
 	char *target_pid = NULL, *volumes_dir = NULL, *text = NULL, *cfg_path = NULL, *holder_id = NULL;
-	bool reserved = false, held = false, row = false, files = false, created = false;
+	bool reserved = false, held = false, row = false, files = false, created = false, pooled = false;
 
 	if (new_id(c->id, err) < 0)
 		goto fail;
@@ -374,7 +384,7 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	row = true;
 	files = true;
 	int64_t t_row = spawn_now_ns();
-	if (make_dirs(c, err) < 0)
+	if (make_dirs(m, c, &pooled, err) < 0)
 		goto fail;
 	int64_t t_dirs = spawn_now_ns();
 	if (mount_rootfs(m, c, img, err) < 0)
@@ -460,15 +470,16 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	pthread_mutex_unlock(&m->mu);
 	sandbox_use_end(sb);
 	sandbox_unref(sb);
+	dir_pool_busy(m->pool, false);
 	int64_t t_end = spawn_now_ns();
 	log_info("container created", "container=%s pod=%s name=%s image=%s runtime=%s ms=%.1f", c->id, c->pod_id,
 		 c->name, c->image_id, c->runtime, (double)(t_end - t0) / 1e6);
 	log_debug("container create steps", "container=%s prepare_ms=%.2f row_ms=%.2f dirs_ms=%.2f rootfs_ms=%.2f "
-		  "spec_ms=%.2f files_ms=%.2f conmon_ms=%.2f record_ms=%.2f", c->id, (double)(t_prep - t0) / 1e6,
+		  "spec_ms=%.2f files_ms=%.2f conmon_ms=%.2f record_ms=%.2f dirs=%s", c->id, (double)(t_prep - t0) / 1e6,
 		  (double)(t_row - t_prep) / 1e6, (double)(t_dirs - t_row) / 1e6, (double)(t_mount - t_dirs) / 1e6,
 		  (double)(t_spec - t_mount) / 1e6,
 		  (double)(t_files - t_spec) / 1e6, (double)(t_conmon - t_files) / 1e6,
-		  (double)(t_end - t_conmon) / 1e6);
+		  (double)(t_end - t_conmon) / 1e6, pooled ? "ready" : "made");
 	*id_out = xstrdup(c->id);
 	container_unref(c);
 	spec_result_free(&spec);
@@ -500,6 +511,7 @@ fail:
 	}
 	sandbox_use_end(sb);
 	sandbox_unref(sb);
+	dir_pool_busy(m->pool, false);
 	container_unref(c);
 	spec_result_free(&spec);
 	image_config_free(icfg);

@@ -7,6 +7,7 @@
 
 #include "ctr/container.h"
 #include "ctr/ctr_runtime.h"
+#include "ctr/dir_pool.h"
 #include "ctr/exit_watch.h"
 #include "ctr/spec.h"
 
@@ -76,6 +77,7 @@ struct ctr_mgr {
 	struct sandbox_mgr *sandboxes;
 	struct ctr_runtime *rt;
 	struct exit_watch *watch;
+	struct dir_pool *pool; /* <root>/containers/.pool: directories made ahead, deleted behind */
 	struct spec_host host;
 	char *ctr_root; /* <root>/containers */
 	char *ctr_run;  /* <runroot>/containers */

@@ -132,6 +132,7 @@ static int remove_container(struct ctr_mgr *m, struct container *c, ocid_error *
 	}
 	c->removing = true;
 	pthread_mutex_unlock(&m->mu);
+	dir_pool_busy(m->pool, true);
 
 	int64_t t0 = spawn_now_ns();
 	if (stop_container(m, c, 0, err) < 0)
@@ -146,7 +147,7 @@ static int remove_container(struct ctr_mgr *m, struct container *c, ocid_error *
 	if (rootfs_umount(c->rootfs, err) < 0)
 		goto fail;
 	int64_t t_umount = spawn_now_ns();
-	if (fs_remove_all(c->bundle, err) < 0 || fs_remove_all(c->dir, err) < 0)
+	if (fs_remove_all(c->bundle, err) < 0 || dir_pool_discard(m->pool, c->dir, err) < 0)
 		goto fail;
 	int64_t t_rm = spawn_now_ns();
 	if (ctr_db_delete(m, c->id, err) < 0)
@@ -162,10 +163,12 @@ static int remove_container(struct ctr_mgr *m, struct container *c, ocid_error *
 	ctr_index_del_locked(m, c);
 	pthread_mutex_unlock(&m->mu);
 	store_image_release(m->store, c->image_id);
+	dir_pool_busy(m->pool, false);
 	pthread_mutex_unlock(&c->op_lock);
 	log_info("container removed", "container=%s ms=%.1f", c->id, (double)(spawn_now_ns() - t0) / 1e6);
 	return 0;
 fail:
+	dir_pool_busy(m->pool, false);
 	pthread_mutex_lock(&m->mu);
 	c->removing = false;
 	pthread_mutex_unlock(&m->mu);

@@ -63,6 +63,9 @@ int ctr_runtime_new(struct ctr_runtime **out, const struct ocid_config *cfg, con
 		ctr_runtime_free(r);
 		return err_prefix(err, "container runtime dirs");
 	}
+	/* conmon's directory per container, spread over the filesystem's
+	 * allocation groups when runroot is on disk (dir_pool.c says why) */
+	fs_spread_subdirs(r->persist_root);
 	for (size_t i = 0; i < r->n_rts; i++)
 		if (r->rts[i].private_mntns)
 			log_info("runtime runs in a private mount namespace (hybrid cgroups)", "runtime=%s",
@@ -333,7 +336,10 @@ int ctr_runtime_start(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_err
 	const struct oci_runtime *rt;
 	if (get_rt(r, ref, &rt, err) < 0)
 		return -1;
-	return oci_runtime_start(rt, ref->id, 0, err);
+	int64_t t0 = spawn_now_ns();
+	int rc = oci_runtime_start(rt, ref->id, 0, err);
+	log_debug("runtime start", "id=%s ms=%.2f", ref->id, (double)(spawn_now_ns() - t0) / 1e6);
+	return rc;
 }
 
 /* ---- stop ---- */

@@ -6,6 +6,8 @@
 #include <libgen.h>
 #include <stdbool.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "util/cleanup.h"
@@ -312,4 +314,18 @@ int fs_remove_all(const char *path, ocid_error **err)
 	if (ret == 0 && rmdir(path) < 0 && errno != ENOENT)
 		ret = err_set_errno(err, GRPC_INTERNAL, errno, "remove directory %s", path);
 	return ret;
+}
+
+int fs_spread_subdirs(const char *dir)
+{
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int flags = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		return -1;
+	if (flags & FS_TOPDIR_FL)
+		return 0;
+	flags |= FS_TOPDIR_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -1 : 0;
 }

@@ -47,4 +47,10 @@ int fs_write_all(int fd, const void *data, size_t len);
  * the depth. A missing path is not an error. */
 int fs_remove_all(const char *path, ocid_error **err);
 
+/* Asks the filesystem to spread the directories made in dir over its
+ * allocation groups (ext4's "top of directory hierarchy" flag, chattr +T)
+ * rather than packing them next to dir. 0 when set; -1 with errno when the
+ * filesystem has no such flag (harmless: the caller goes on). */
+int fs_spread_subdirs(const char *dir);
+
 #endif

@@ -125,6 +125,21 @@ grpc_code() {
 
 db() { sqlite3 "$TESTDIR/root/ocid.db" "$@"; }
 
+# The container directory pool (src/ctr/dir_pool.h): spare directories in
+# root/containers/.pool/ready, removed containers' ones deleted from
+# .pool/trash in the background. wait_pool_trash_empty waits (5 s at most)
+# until that has happened.
+POOL_REL=root/containers/.pool
+wait_pool_trash_empty() {
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ls -A "$TESTDIR/$POOL_REL/trash" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	echo "left in the pool's trash: $(ls -A "$TESTDIR/$POOL_REL/trash")" >&2
+	return 1
+}
+
 # Nothing of container ID anywhere: mounts, bundle and container dirs,
 # conmon files, runtime state, processes, database row.
 assert_ctr_gone() {
@@ -142,6 +157,7 @@ assert_ctr_gone() {
 		echo "conmon of $id still runs" >&2
 		return 1
 	fi
+	wait_pool_trash_empty || return 1
 	[ "$(db "SELECT count(*) FROM containers WHERE id = '$id'")" = 0 ] || {
 		echo "row left for $id" >&2
 		return 1
@@ -153,11 +169,12 @@ assert_no_ctrs_left() {
 	[ "$(db 'SELECT count(*) FROM containers')" = 0 ] || { echo "rows left" >&2; return 1; }
 	local d
 	for d in run/containers root/containers run/exits run/conmon; do
-		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null)" ] || {
+		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null | grep -vx .pool)" ] || {
 			echo "left in $d: $(ls "$TESTDIR/$d")" >&2
 			return 1
 		}
 	done
+	wait_pool_trash_empty || return 1
 	if grep -q " $TESTDIR/run/containers/" /proc/self/mountinfo; then
 		echo "rootfs mounts left" >&2
 		return 1
