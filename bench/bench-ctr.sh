@@ -122,15 +122,10 @@ mkdir -p "$RUNROOT/floor" "$RUNROOT/floor-bundles"
 if [ "$(stat -f -c %T "$RUNROOT")" != tmpfs ]; then
 	mount -t tmpfs -o mode=0700,size=64m ocid-bench "$RUNROOT/floor-bundles"
 fi
-cpu_ms() { # utime+stime of ocid (all its threads), in ms
-	awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz}' "/proc/$OCID_PID/stat"
-}
-CPU0=$(cpu_ms)
 BENCH_CTR_DEBUG=1 "$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
 	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --bundle-dir "$RUNROOT/floor-bundles" --lower "${LOWER%:}" --ocid-pid "$OCID_PID" --log-dir "$WORK/logs" \
 	2> >(tee "$WORK/floor.log" | grep -v 'level=debug' >&2)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "ocid's CPU time (user+system, all threads) per container lifecycle: $(awk -v a="$CPU0" -v b="$(cpu_ms)" -v n="$N" 'BEGIN {printf "%.2f ms", (b - a) / (2 * n)}')"
 # ocid's own work inside CreateContainer and RemoveContainer, from its debug
 # log: every step but the runtime's (conmon + runc create; runc delete).
 own() { # FIELDS... -> "p50 p99" in ms

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,7 +399,17 @@ struct side {
 struct result {
 	struct stats up, down;
 	double wall_up, wall_down; /* s */
+	double cpu_ms; /* CPU per container lifecycle: the bench process's for the
+			* floor (its driver calls), the daemon's (all threads) for ocid */
 };
+
+static int64_t self_cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
 
 static struct result result_of(struct side *sd, int n)
 {
@@ -428,6 +439,9 @@ static void phase(int width, const char *tag, struct result *floor_res, struct r
 	for (int i = 0; i < width; i++)
 		clients[i] = connect_ocid();
 	struct slot *slots = xcalloc((size_t)width, sizeof(*slots));
+	int64_t floor_cpu = 0;
+	settle_ocid();
+	long long ocid_ticks0 = ocid_cpu_ticks();
 	for (int pass = 0; pass < 2; pass++) {
 		bool up = pass == 0;
 		for (int first = 0; first < n; first += width) {
@@ -441,7 +455,10 @@ static void phase(int width, const char *tag, struct result *floor_res, struct r
 								 .lat = up ? &sd->up[first + i] : &sd->down[first + i],
 								 .up = up};
 				settle_ocid();
+				int64_t cpu0 = self_cpu_ns();
 				int64_t wall = run_batch(slots, cnt);
+				if (t == FLOOR)
+					floor_cpu += self_cpu_ns() - cpu0;
 				if (up)
 					sd->wall_up += wall;
 				else
@@ -449,8 +466,14 @@ static void phase(int width, const char *tag, struct result *floor_res, struct r
 			}
 		}
 	}
+	settle_ocid();
+	long long ocid_ticks1 = ocid_cpu_ticks();
 	*floor_res = result_of(&sides[0], n);
 	*ocid_res = result_of(&sides[1], n);
+	floor_res->cpu_ms = (double)floor_cpu / 1e6 / n;
+	ocid_res->cpu_ms = ocid_ticks0 >= 0 && ocid_ticks1 >= 0
+				   ? (double)(ocid_ticks1 - ocid_ticks0) * 1000.0 / (double)sysconf(_SC_CLK_TCK) / n
+				   : -1;
 	for (int i = 0; i < n; i++)
 		floor_cleanup(i, tag);
 	for (int i = 0; i < width; i++)
@@ -611,6 +634,10 @@ int main(int argc, char **argv)
 	printf("ocid over the floor (mean, ms): one by one %+.1f, %d at a time %+.1f\n",
 	       os.up.mean + os.down.mean - fs.up.mean - fs.down.mean, concurrency,
 	       oc.up.mean + oc.down.mean - fc.up.mean - fc.down.mean);
+	if (ocid_pid > 0)
+		printf("CPU per container lifecycle (ms): floor's driver calls (bench process) %.2f one by one, "
+		       "%.2f %d at a time; ocid (all threads, background work included) %.2f, %.2f\n",
+		       fs.cpu_ms, fc.cpu_ms, concurrency, os.cpu_ms, oc.cpu_ms);
 
 	ctr_runtime_free(floor_rt);
 	config_free(cfg);
