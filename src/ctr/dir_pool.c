@@ -125,6 +125,7 @@ static int delete_one(struct dir_pool *p, ocid_error **err)
 
 static void *pool_thread(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-dirpool");
 	struct dir_pool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {

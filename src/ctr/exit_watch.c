@@ -231,6 +231,7 @@ int exit_watch_dispatch(struct exit_watch *w, ocid_error **err)
 
 static void *watch_thread(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-exits");
 	struct exit_watch *w = arg;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = w->ifd, .events = POLLIN}, {.fd = w->stop, .events = POLLIN}};

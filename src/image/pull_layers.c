@@ -157,6 +157,7 @@ static int sink_write(void *opaque, const void *buf, size_t len, ocid_error **er
 
 static void *download_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-download");
 	struct layer_job *job = arg;
 	struct pull_ctx *pc = job->pc;
 	struct registry_blob_sink sink = { .write = sink_write, .reset = NULL, .opaque = job };

@@ -74,18 +74,21 @@ out:
 
 static void *worker_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-worker"); /* top -H, perf */
 	worker_loop(arg, false);
 	return NULL;
 }
 
 static void *extra_worker_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-worker+");
 	worker_loop(arg, true);
 	return NULL;
 }
 
 static void *stream_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ocid-stream");
 	struct rpc_call *call = arg;
 	struct workers *w = call->srv->workers;
 	call_execute(call);
