@@ -3,7 +3,8 @@
 # CreateContainer takes a spare directory, RemoveContainer moves the
 # container's away at once and it is deleted in the background, whatever
 # the container wrote; without spares create makes its own; spares survive
-# a restart and what a crash leaves in the pool is cleaned at the next start.
+# a restart and what a crash leaves in the pool is cleaned at the next start;
+# the daemon's threads carry names that say what they do.
 
 load ctr_helpers
 
@@ -107,4 +108,12 @@ wait_ready() {
 	wait_ctr_state "$CTR_ID" CONTAINER_EXITED
 	ocic ctr remove "$CTR_ID"
 	assert_ctr_gone "$CTR_ID"
+}
+
+@test "ocid's threads are named after their job (workers, exit watcher, directory pool)" {
+	setup_ctr_env 35
+	names=$(cat /proc/"$OCID_PID"/task/*/comm | sort -u)
+	echo "$names" | grep -qx ocid-worker
+	echo "$names" | grep -qx ocid-exits
+	echo "$names" | grep -qx ocid-dirpool
 }
