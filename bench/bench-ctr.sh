@@ -153,5 +153,12 @@ start_ms() { # LOG FIRST COUNT -> p50 of the runtime's start
 	grep 'msg="runtime start"' "$1" | tail -n +"$2" | head -n "$3" | sed 's/.* ms=\([0-9.]*\).*/\1/' | own
 }
 echo "runc start, one by one: floor $(start_ms "$WORK/floor.log" 1 "$N"); ocid $(start_ms "$WORK/ocid.log" 1 "$N")"
+step_ms() { # LOG MSG FIRST COUNT -> p50 of ms=
+	grep "msg=\"$2\"" "$1" | tail -n +"$3" | head -n "$4" | sed 's/.* ms=\([0-9.]*\).*/\1/' | own
+}
+for step in "runtime stop" "runtime remove"; do # kill, wait for the exit file; runc delete
+	echo "$step, one by one: floor $(step_ms "$WORK/floor.log" "$step" 1 "$N"); ocid $(step_ms "$WORK/ocid.log" "$step" 1 "$N")"
+	echo "$step, $C at a time: floor $(step_ms "$WORK/floor.log" "$step" $((N + 1)) "$N"); ocid $(step_ms "$WORK/ocid.log" "$step" $((N + 1)) "$N")"
+done
 echo "conmon + runc create, $C at a time: floor $(create_ms "$WORK/floor.log" $((N + 1)) "$N"); ocid $(create_ms "$WORK/ocid.log" $((N + 2)) "$N")"
 echo "ocid RSS with the pod: $(awk '/VmRSS/ {print $2, $3}' "/proc/$OCID_PID/status")"
