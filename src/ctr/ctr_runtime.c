@@ -393,8 +393,8 @@ static int signal_container(struct ctr_runtime *r, const struct oci_runtime *rt,
 	return 0;
 }
 
-static int stop_container(struct ctr_runtime *r, const struct ctr_ref *ref, int timeout_s, int stop_signal,
-			  bool kill_all, struct exit_info *out, ocid_error **err)
+static int stop_impl(struct ctr_runtime *r, const struct ctr_ref *ref, int timeout_s, int stop_signal,
+		     bool kill_all, struct exit_info *out, ocid_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
@@ -466,24 +466,24 @@ int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 		     bool kill_all, struct exit_info *out, ocid_error **err)
 {
 	int64_t t0 = spawn_now_ns();
-	int rc = stop_container(r, ref, timeout_s, stop_signal, kill_all, out, err);
+	int rc = stop_impl(r, ref, timeout_s, stop_signal, kill_all, out, err);
 	log_debug("runtime stop", "id=%s ms=%.2f", ref->id, (double)(spawn_now_ns() - t0) / 1e6);
 	return rc;
 }
 
 /* ---- remove ---- */
 
-static int remove_container(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_error **err);
+static int remove_impl(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_error **err);
 
 int ctr_runtime_remove(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_error **err)
 {
 	int64_t t0 = spawn_now_ns();
-	int rc = remove_container(r, ref, err);
+	int rc = remove_impl(r, ref, err);
 	log_debug("runtime remove", "id=%s ms=%.2f", ref->id, (double)(spawn_now_ns() - t0) / 1e6);
 	return rc;
 }
 
-static int remove_container(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_error **err)
+static int remove_impl(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_error **err)
 {
 	const struct oci_runtime *rt;
 	if (get_rt(r, ref, &rt, err) < 0)
