@@ -163,8 +163,11 @@ static void *pool_thread(void *arg)
 		ocid_error *e = NULL;
 		int rc = make ? make_one(p, seq, &e) : delete_one(p, &e);
 		if (rc < 0) {
-			log_warn(make ? "cannot make a spare container directory" : "cannot delete a removed container directory",
-				 "err=\"%s\"", e ? e->msg : "?");
+			char esc[512];
+			log_escape(e ? e->msg : "?", esc, sizeof(esc));
+			log_warn(make ? "cannot make a spare container directory"
+				      : "cannot delete a removed container directory",
+				 "err=\"%s\"", esc);
 			err_free(e);
 		}
 
