@@ -44,6 +44,7 @@
 #include "ctr/spec.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/pbjson.h"
 #include "util/xalloc.h"
 
@@ -343,19 +344,10 @@ static void *slot_thread(void *arg)
 /* utime + stime of --ocid-pid, in clock ticks; -1 when unreadable. */
 static long long ocid_cpu_ticks(void)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", ocid_pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	struct proc_stat ps;
+	if (proc_stat_read(ocid_pid, &ps, NULL) < 0)
 		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* the comm field may hold spaces */
-	unsigned long long ut, st;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (long long)(ut + st);
+	return (long long)(ps.utime + ps.stime);
 }
 
 /* Waits (up to 3 s) until ocid's CPU time has not moved for 50 ms. */

@@ -28,6 +28,7 @@
 
 #include "api.pb-c.h"
 #include "client/grpc_client.h"
+#include "util/proc.h"
 
 #define RUNTIME "/runtime.v1.RuntimeService/"
 #define CALL_TIMEOUT_NS (120LL * 1000000000LL)
@@ -60,26 +61,13 @@ static void rss_kb(pid_t pid, long *rss, long *anon)
  * in ms (utime+stime, cutime+cstime of /proc/<pid>/stat). */
 static void cpu_ms(pid_t pid, double *self, double *children)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	*self = *children = 0;
-	FILE *f = fopen(path, "r");
-	if (!f)
+	struct proc_stat ps;
+	if (proc_stat_read((int)pid, &ps, NULL) < 0)
 		return;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return;
-	unsigned long long v[17] = {0};
-	/* fields 3.. after the comm; utime is field 14 */
-	int k = 0;
-	for (char *tok = strtok(p + 2, " "); tok && k < 17; tok = strtok(NULL, " "))
-		v[k++] = strtoull(tok, NULL, 10);
 	double tick = 1000.0 / (double)sysconf(_SC_CLK_TCK);
-	*self = (double)(v[11] + v[12]) * tick;
-	*children = (double)(v[13] + v[14]) * tick;
+	*self = (double)(ps.utime + ps.stime) * tick;
+	*children = (double)(ps.cutime + ps.cstime) * tick;
 }
 
 static bool pid_pod;

@@ -17,6 +17,7 @@
 #include "ctr/conmon_internal.h"
 #include "ctr/spec.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -344,21 +345,6 @@ int ctr_runtime_start(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_err
 
 /* ---- stop ---- */
 
-/* The parent of pid (from /proc), or -1. */
-static int parent_of(int pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int n = read_small_file(path, buf, sizeof(buf));
-	if (n <= 0)
-		return -1;
-	const char *p = memrchr(buf, ')', (size_t)n); /* the name may hold anything */
-	int ppid;
-	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
-}
-
 /* Sends sig to the container. With a PID namespace of its own (not
  * kill_all), `runc kill` only signals the init process; that is done here
  * through the pidfd, without starting the runtime (5-8 ms), when the pidfd's
@@ -370,7 +356,8 @@ static int signal_container(struct ctr_runtime *r, const struct oci_runtime *rt,
 #ifdef SYS_pidfd_send_signal
 	if (!kill_all && pidfd >= 0) {
 		int cpid = conmon_pid_of(r, ref->id);
-		if (cpid > 0 && parent_of(pid) == cpid) {
+		struct proc_stat ps;
+		if (cpid > 0 && proc_stat_read(pid, &ps, NULL) == 0 && ps.ppid == cpid) {
 			if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0 || errno == ESRCH)
 				return 0; /* ESRCH: it has exited already */
 			log_debug("pidfd_send_signal failed; asking the runtime", "id=%s err=\"%s\"", ref->id,

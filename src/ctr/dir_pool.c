@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/spawn.h" /* spawn_now_ns: the monotonic clock */
 #include "util/xalloc.h"
 
 /* How long after the last create or remove the thread waits before it works:
@@ -47,13 +48,6 @@ struct dir_pool {
 	int64_t deferred_from; /* when work first waited for quiet; 0 = none waits */
 	bool working, stop;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static struct timespec mono_ts(int64_t ns)
 {
@@ -129,7 +123,7 @@ static void *pool_thread(void *arg)
 	struct dir_pool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
-		int64_t now = mono_ns();
+		int64_t now = spawn_now_ns();
 		if (!has_work(p, now)) {
 			p->deferred_from = 0;
 			pthread_cond_broadcast(&p->idle);
@@ -176,7 +170,7 @@ static void *pool_thread(void *arg)
 		if (make && rc == 0) {
 			push_ready(p, seq);
 		} else if (make) {
-			p->make_retry_at = mono_ns() + POOL_RETRY_NS;
+			p->make_retry_at = spawn_now_ns() + POOL_RETRY_NS;
 		} else if (rc <= 0) {
 			p->n_trash = 0; /* empty, or stuck: the next run tries again */
 		} else if (p->n_trash > 0) {
@@ -356,7 +350,7 @@ void dir_pool_busy(struct dir_pool *p, bool begin)
 	if (begin) {
 		p->busy++;
 	} else if (p->busy > 0 && --p->busy == 0) {
-		p->quiet_from = mono_ns() + POOL_GRACE_NS;
+		p->quiet_from = spawn_now_ns() + POOL_GRACE_NS;
 		pthread_cond_signal(&p->wake);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -380,11 +374,11 @@ size_t dir_pool_trash(struct dir_pool *p)
 
 bool dir_pool_wait_idle(struct dir_pool *p, int timeout_ms)
 {
-	int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000LL;
+	int64_t deadline = spawn_now_ns() + (int64_t)timeout_ms * 1000000LL;
 	pthread_mutex_lock(&p->mu);
 	bool idle;
-	while (!(idle = !p->working && !has_work(p, mono_ns()))) {
-		if (mono_ns() >= deadline)
+	while (!(idle = !p->working && !has_work(p, spawn_now_ns()))) {
+		if (spawn_now_ns() >= deadline)
 			break;
 		struct timespec until = mono_ts(deadline);
 		pthread_cond_timedwait(&p->idle, &p->mu, &until);

@@ -29,6 +29,7 @@
 
 #include "pod/cgroup.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -721,36 +722,12 @@ const char *pod_pause_default_path(void)
 /* Field 3 (state) and 22 (starttime) of /proc/<pid>/stat. */
 static int proc_stat(pid_t pid, char *state, uint64_t *start_time, ocid_error **err)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set_errno(err, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INTERNAL, errno,
-				     "open %s", path);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return err_set_errno(err, errno == ESRCH ? GRPC_NOT_FOUND : GRPC_INTERNAL, errno,
-				     "read %s", path);
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and parentheses: fields restart after the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ')
-		return err_set(err, GRPC_INTERNAL, "%s: unexpected format", path);
-	p += 2;
+	struct proc_stat ps;
+	if (proc_stat_read((int)pid, &ps, err) < 0)
+		return -1;
 	if (state)
-		*state = *p;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return err_set(err, GRPC_INTERNAL, "%s: too few fields", path);
-		p++;
-	}
-	char *end = NULL;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno || end == p)
-		return err_set(err, GRPC_INTERNAL, "%s: bad starttime", path);
-	*start_time = v;
+		*state = ps.state;
+	*start_time = ps.start_time;
 	return 0;
 }
 
