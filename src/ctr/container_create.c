@@ -303,6 +303,7 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	struct spec_result spec = {0};
 	char *target_pid = NULL, *volumes_dir = NULL, *text = NULL, *cfg_path = NULL, *holder_id = NULL;
 	bool reserved = false, held = false, row = false, files = false, created = false, pooled = false;
+	int rc = -1;
 
 	if (new_id(c->id, err) < 0)
 		goto fail;
@@ -468,9 +469,6 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	pthread_mutex_lock(&m->mu);
 	ctr_index_add_locked(m, c);
 	pthread_mutex_unlock(&m->mu);
-	sandbox_use_end(sb);
-	sandbox_unref(sb);
-	dir_pool_busy(m->pool, false);
 	int64_t t_end = spawn_now_ns();
 	log_info("container created", "container=%s pod=%s name=%s image=%s runtime=%s ms=%.1f", c->id, c->pod_id,
 		 c->name, c->image_id, c->runtime, (double)(t_end - t0) / 1e6);
@@ -481,16 +479,8 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 		  (double)(t_files - t_spec) / 1e6, (double)(t_conmon - t_files) / 1e6,
 		  (double)(t_end - t_conmon) / 1e6, pooled ? "ready" : "made");
 	*id_out = xstrdup(c->id);
-	container_unref(c);
-	spec_result_free(&spec);
-	image_config_free(icfg);
-	image_record_free(img);
-	free(target_pid);
-	free(volumes_dir);
-	free(text);
-	free(cfg_path);
-	free(holder_id);
-	return 0;
+	rc = 0;
+	goto out;
 
 fail:
 	if (files) {
@@ -509,6 +499,7 @@ fail:
 		ctr_release_locked(m, c->reservation, c->id);
 		pthread_mutex_unlock(&m->mu);
 	}
+out:
 	sandbox_use_end(sb);
 	sandbox_unref(sb);
 	dir_pool_busy(m->pool, false);
@@ -521,5 +512,5 @@ fail:
 	free(text);
 	free(cfg_path);
 	free(holder_id);
-	return -1;
+	return rc;
 }

@@ -155,17 +155,6 @@ static char *persist_dir(const struct ctr_runtime *r, const char *id)
 	return xasprintf("%s/%s", r->persist_root, id);
 }
 
-static int pidfd_open_compat(int pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 static bool pid_alive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
 /* Waits until pid exits or timeout_ms passes; true if it is gone. pidfd
@@ -321,7 +310,7 @@ int ctr_runtime_create(struct ctr_runtime *r, const struct ctr_create_params *p,
 	}
 	int cpid = conmon_pid_of(r, p->ref.id);
 	if (conmon_alive(cpid, p->ref.id)) {
-		int pfd = pidfd_open_compat(cpid);
+		int pfd = proc_pidfd_open(cpid);
 		if (!wait_pid_gone(pfd, cpid, 2000))
 			kill(cpid, SIGKILL);
 		if (pfd >= 0)
@@ -406,7 +395,7 @@ static int stop_impl(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 		oci_state_free(&st);
 	}
 
-	cleanup_close int pidfd = pid > 0 ? pidfd_open_compat(pid) : -1;
+	cleanup_close int pidfd = pid > 0 ? proc_pidfd_open(pid) : -1;
 	bool gone = pid <= 0 || (pidfd < 0 && !pid_alive(pid));
 	/* The exit file, checked after the pidfd is held: if it is not there now,
 	 * the pid was still the container's when the pidfd was taken (modulo the
@@ -491,7 +480,7 @@ static int remove_impl(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_er
 			err_clear(&e);
 		int pid = st.pid > 0 ? st.pid : ref->pid;
 		oci_state_free(&st);
-		int pidfd = pid > 0 ? pidfd_open_compat(pid) : -1;
+		int pidfd = pid > 0 ? proc_pidfd_open(pid) : -1;
 		if (oci_runtime_kill(rt, ref->id, SIGKILL, true, 0, &e) < 0)
 			err_clear(&e);
 		if (pid > 0)
@@ -512,7 +501,7 @@ static int remove_impl(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_er
 	 * let it finish before its files are removed. */
 	int cpid = conmon_pid_of(r, ref->id);
 	if (conmon_alive(cpid, ref->id)) {
-		int pfd = pidfd_open_compat(cpid);
+		int pfd = proc_pidfd_open(cpid);
 		if (!wait_pid_gone(pfd, cpid, 2000)) {
 			log_warn("conmon did not exit after the container was deleted; killing it", "id=%s pid=%d",
 				 ref->id, cpid);

@@ -17,4 +17,8 @@ struct proc_stat {
 /* Reads and parses /proc/<pid>/stat. NOT_FOUND when the process is gone. */
 int proc_stat_read(int pid, struct proc_stat *out, ocid_error **err);
 
+/* pidfd_open(2): a descriptor that stays bound to this process even once its
+ * pid is reused; -1 with errno (ENOSYS on kernels without it). */
+int proc_pidfd_open(int pid);
+
 #endif

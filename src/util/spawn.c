@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 #define CANCEL_POLL_NS (50 * 1000000LL)
@@ -175,17 +176,6 @@ static enum grpc_code spawn_errno_code(int e)
 	default:
 		return GRPC_INTERNAL;
 	}
-}
-
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
 }
 
 /* True once pid has exited (without reaping it, so its pid and process
@@ -403,7 +393,7 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *res, ocid_error *
 	if (in_w >= 0 && o->stdin_len == 0)
 		close_fd(&in_w);
 
-	pidfd = pidfd_open_compat(pid);
+	pidfd = proc_pidfd_open(pid);
 
 	/* A write to a pipe whose reader is gone raises SIGPIPE at this thread:
 	 * keep it blocked here and swallow it afterwards. */

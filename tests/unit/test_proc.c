@@ -1,5 +1,7 @@
 /* /proc/<pid>/stat: fields read right even when the command name holds
- * spaces and parentheses; a process that is gone is NOT_FOUND. */
+ * spaces and parentheses; a process that is gone is NOT_FOUND; a pidfd
+ * reports the exit. */
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,7 +51,14 @@ static void test_child_and_gone(void **state)
 	ocid_error *err = NULL;
 	assert_int_equal(proc_stat_read(pid, &ps, &err), 0);
 	assert_int_equal(ps.ppid, getpid());
+	/* the pidfd becomes readable when the child exits */
+	int pidfd = proc_pidfd_open(pid);
+	assert_true(pidfd >= 0);
+	struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 0), 0);
 	kill(pid, SIGKILL);
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	close(pidfd);
 	waitpid(pid, NULL, 0);
 	assert_int_equal(proc_stat_read(pid, &ps, &err), -1);
 	assert_int_equal(err->code, GRPC_NOT_FOUND);
