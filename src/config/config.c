@@ -18,6 +18,7 @@
 
 #include "config/toml.h"
 #include "util/cleanup.h"
+#include "util/xalloc.h"
 
 /* ---------------------------------------------------------------------- */
 /* string lists */
@@ -28,13 +29,6 @@ size_t config_strv_len(char *const *v)
 	while (v && v[n])
 		n++;
 	return n;
-}
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 static char **strv_new_from(const char *const *src)

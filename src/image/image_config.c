@@ -9,15 +9,6 @@
 
 #define BAD(...) err_set(err, GRPC_DATA_LOSS, __VA_ARGS__)
 
-static void strv_free(char **v)
-{
-	if (v == NULL)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 void image_config_free(struct image_config *c)
 {
 	if (c == NULL)

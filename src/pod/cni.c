@@ -23,14 +23,6 @@
 static void json_cleanup(json_t **j) { json_decref(*j); }
 #define cleanup_json __attribute__((cleanup(json_cleanup)))
 
-static void strv_free(char **v)
-{
-	if (v == NULL)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
 static void strv_cleanup(char ***v) { strv_free(*v); }
 #define cleanup_strv __attribute__((cleanup(strv_cleanup)))
 

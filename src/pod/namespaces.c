@@ -580,15 +580,6 @@ static int report_error(const struct child_report *r, const struct pod_sysctl *s
 	}
 }
 
-static void strv_free_n(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int pod_ns_create(const struct pod_ns_spec *spec, struct pod_ns *out, ocid_error **err)
 {
 	memset(out, 0, sizeof(*out));

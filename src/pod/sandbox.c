@@ -133,13 +133,6 @@ struct sandbox *sandbox_ref(struct sandbox *sb)
 	return sb;
 }
 
-static void strv_free_n(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void sandbox_unref(struct sandbox *sb)
 {
 	if (sb == NULL || atomic_fetch_sub(&sb->refs, 1) != 1)

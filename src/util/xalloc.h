@@ -15,5 +15,9 @@ char *xstrdup(const char *s);
  * which is what protobuf_c_message_free_unpacked expects for unset strings. */
 char *pb_strdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Frees each string of a NULL-terminated array, then the array (NULL is fine). */
+void strv_free(char **v);
+/* Frees the first n strings of v, then v (NULL is fine). */
+void strv_free_n(char **v, size_t n);
 
 #endif
