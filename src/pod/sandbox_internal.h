@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "pod/cgroup.h"
+#include "pod/cni.h"
 #include "pod/sandbox.h"
 
 /* Row states: 'creating' exists only while sandbox_run is in progress (or
@@ -137,6 +138,12 @@ int sandbox_db_delete(struct sandbox_mgr *m, const char *id, ocid_error **err);
 int sandbox_db_load(struct sandbox_mgr *m, int (*fn)(struct sandbox_mgr *m, struct sandbox *sb, void *arg, ocid_error **err),
 		    void *arg,
 		    ocid_error **err);
+
+/* sandbox_run.c: what CNI ADD and DEL are told about the pod */
+/* The config's port mappings in CNI form (malloc'd; *n of them). */
+struct cni_port_mapping *sandbox_cni_ports(const Runtime__V1__PodSandboxConfig *c, size_t *n);
+/* The pod as CNI sees it; points into sb and ports. */
+struct cni_pod sandbox_cni_pod(const struct sandbox *sb, const struct cni_port_mapping *ports, size_t n_ports);
 
 /* sandbox_stop.c */
 /* Everything Stop does, with op_lock held. */

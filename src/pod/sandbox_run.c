@@ -158,7 +158,20 @@ static void dns_of(const Runtime__V1__PodSandboxConfig *c, struct pod_dns_config
 	dns->n_options = c->dns_config->n_options;
 }
 
-static struct cni_port_mapping *ports_of(const Runtime__V1__PodSandboxConfig *c, size_t *n)
+struct cni_pod sandbox_cni_pod(const struct sandbox *sb, const struct cni_port_mapping *ports, size_t n_ports)
+{
+	return (struct cni_pod){
+		.container_id = sb->id,
+		.netns = sb->ns.path[POD_NS_NET],
+		.pod_namespace = sb->namespace_,
+		.pod_name = sb->name,
+		.pod_uid = sb->uid,
+		.ports = ports,
+		.n_ports = n_ports,
+	};
+}
+
+struct cni_port_mapping *sandbox_cni_ports(const Runtime__V1__PodSandboxConfig *c, size_t *n)
 {
 	*n = c->n_port_mappings;
 	struct cni_port_mapping *p = xcalloc(*n ? *n : 1, sizeof(*p));
@@ -225,7 +238,7 @@ static int validate(struct sandbox_mgr *m, const Runtime__V1__PodSandboxConfig *
 	}
 	if (!host_net && c->n_port_mappings > 0) {
 		size_t n;
-		cleanup_free struct cni_port_mapping *ports = ports_of(c, &n);
+		cleanup_free struct cni_port_mapping *ports = sandbox_cni_ports(c, &n);
 		struct cni_pod pod = {.ports = ports, .n_ports = n};
 		json_t *j = cni_port_mappings(&pod, err);
 		if (j == NULL)
@@ -431,22 +444,14 @@ static int do_steps(struct sandbox_mgr *m, struct sandbox *sb, const struct sand
 	step_lap(tm, "record");
 
 	size_t n_ports = 0;
-	cleanup_free struct cni_port_mapping *ports = ports_of(c, &n_ports);
+	cleanup_free struct cni_port_mapping *ports = sandbox_cni_ports(c, &n_ports);
+	struct cni_pod cp = sandbox_cni_pod(sb, ports, n_ports);
 	struct cni_call cc = {
 		.cfg = &m->cfg->network,
 		.deadline_ns = call ? call->deadline_ns : 0,
 		.cancelled = call ? call->cancelled : NULL,
 		.cancel_arg = call ? call->cancel_arg : NULL,
 		.cleanup_timeout_ns = m->cni_del_timeout_ns,
-	};
-	struct cni_pod cp = {
-		.container_id = sb->id,
-		.netns = sb->ns.path[POD_NS_NET],
-		.pod_namespace = sb->namespace_,
-		.pod_name = sb->name,
-		.pod_uid = sb->uid,
-		.ports = ports,
-		.n_ports = n_ports,
 	};
 	struct cni_result *res = NULL;
 	if (cni_add(&cc, &cp, &res, &p->cni_cache, err) < 0) {

@@ -41,24 +41,9 @@ int sandbox_cni_del(struct sandbox_mgr *m, struct sandbox *sb, const char *cache
 		}
 		cni_network_free(cur);
 	}
-	const Runtime__V1__PodSandboxConfig *c = sb->config;
-	size_t n_ports = c->n_port_mappings;
-	cleanup_free struct cni_port_mapping *ports = xcalloc(n_ports ? n_ports : 1, sizeof(*ports));
-	for (size_t i = 0; i < n_ports; i++) {
-		ports[i].container_port = c->port_mappings[i]->container_port;
-		ports[i].host_port = c->port_mappings[i]->host_port;
-		ports[i].protocol = (enum cni_protocol)c->port_mappings[i]->protocol;
-		ports[i].host_ip = c->port_mappings[i]->host_ip;
-	}
-	struct cni_pod cp = {
-		.container_id = sb->id,
-		.netns = sb->ns.path[POD_NS_NET],
-		.pod_namespace = sb->namespace_,
-		.pod_name = sb->name,
-		.pod_uid = sb->uid,
-		.ports = ports,
-		.n_ports = n_ports,
-	};
+	size_t n_ports = 0;
+	cleanup_free struct cni_port_mapping *ports = sandbox_cni_ports(sb->config, &n_ports);
+	struct cni_pod cp = sandbox_cni_pod(sb, ports, n_ports);
 	ocid_error *last = NULL;
 	for (int attempt = 1; attempt <= m->cni_del_attempts; attempt++) {
 		/* A fresh budget per attempt, not the caller's deadline, and no
