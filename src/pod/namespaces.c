@@ -710,33 +710,20 @@ const char *pod_pause_default_path(void)
 	return OCID_PAUSE_PATH;
 }
 
-/* Field 3 (state) and 22 (starttime) of /proc/<pid>/stat. */
-static int proc_stat(pid_t pid, char *state, uint64_t *start_time, ocid_error **err)
+int pod_proc_start_time(pid_t pid, uint64_t *start_time, ocid_error **err)
 {
 	struct proc_stat ps;
 	if (proc_stat_read((int)pid, &ps, err) < 0)
 		return -1;
-	if (state)
-		*state = ps.state;
 	*start_time = ps.start_time;
 	return 0;
 }
 
-int pod_proc_start_time(pid_t pid, uint64_t *start_time, ocid_error **err)
-{
-	return proc_stat(pid, NULL, start_time, err);
-}
-
 bool pod_pause_alive(pid_t pid, uint64_t start_time)
 {
-	if (pid <= 0)
-		return false;
-	char state = 0;
-	uint64_t st = 0;
-	ocid_error *e = NULL;
-	int r = proc_stat(pid, &state, &st, &e);
-	err_free(e);
-	return r == 0 && st == start_time && state != 'Z' && state != 'X';
+	struct proc_stat ps;
+	return pid > 0 && proc_stat_read((int)pid, &ps, NULL) == 0 && ps.start_time == start_time &&
+	       ps.state != 'Z' && ps.state != 'X';
 }
 
 void pod_pause_free(struct pod_pause *p)
@@ -1053,12 +1040,7 @@ static bool exited_nopidfd(pid_t pid, uint64_t start_time)
 	pid_t r = waitpid(pid, &st, WNOHANG);
 	if (r == pid)
 		return true;
-	char state = 0;
-	uint64_t t = 0;
-	ocid_error *e = NULL;
-	int rc = proc_stat(pid, &state, &t, &e);
-	err_free(e);
-	return rc < 0 || t != start_time || state == 'Z' || state == 'X';
+	return !pod_pause_alive(pid, start_time);
 }
 
 /* Waits up to timeout_ms for the process to exit: with a pidfd by poll,
