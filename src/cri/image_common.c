@@ -24,24 +24,14 @@ int cri_image_find(struct cri_service *svc, const Runtime__V1__ImageSpec *spec, 
 	return image_lookup(svc->store, image_puller_search(svc->puller), s, out, err);
 }
 
-static char **strv_copy(char **v, size_t n)
-{
-	if (n == 0)
-		return NULL;
-	char **out = xcalloc(n, sizeof(*out));
-	for (size_t i = 0; i < n; i++)
-		out[i] = xstrdup(v[i]);
-	return out;
-}
-
 Runtime__V1__Image *cri_image_from_record(const struct image_record *r)
 {
 	Runtime__V1__Image *im = xmalloc(sizeof(*im));
 	runtime__v1__image__init(im);
 	im->id = pb_strdup(r->id);
-	im->repo_tags = strv_copy(r->tags, r->n_tags);
+	im->repo_tags = strv_dup_n(r->tags, r->n_tags);
 	im->n_repo_tags = r->n_tags;
-	im->repo_digests = strv_copy(r->digests, r->n_digests);
+	im->repo_digests = strv_dup_n(r->digests, r->n_digests);
 	im->n_repo_digests = r->n_digests;
 	im->size = r->size > 0 ? (uint64_t)r->size : 0;
 	int64_t uid;

@@ -68,18 +68,9 @@ struct take_ctx {
 	const char *id;
 };
 
-static int take_tx(store_db *db, void *p, ocid_error **err)
+static void take(void *p)
 {
 	struct take_ctx *tc = p;
-	sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM images WHERE id = ?", err);
-	if (st == NULL || db_bind(db, st, err, "s", tc->id) < 0)
-		return -1;
-	int r = db_step(db, st, err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return err_set(err, GRPC_NOT_FOUND, "image %s not found", tc->id);
-	sqlite3_reset(st);
 	pthread_mutex_lock(&tc->h->mu);
 	struct hold *e = find(tc->h, tc->id);
 	if (e == NULL) {
@@ -90,14 +81,12 @@ static int take_tx(store_db *db, void *p, ocid_error **err)
 	}
 	e->count++;
 	pthread_mutex_unlock(&tc->h->mu);
-	return 0;
 }
 
 int store_image_hold(struct store *s, const char *image_id, ocid_error **err)
 {
 	struct take_ctx tc = { .h = s->holds, .id = image_id };
-	/* db_read: a snapshot that removals (db_write) are serialised with */
-	if (db_read(s->db, take_tx, &tc, err) < 0)
+	if (images_with_image(s->images, image_id, take, &tc, err) < 0)
 		return err_prefix(err, "hold image %s", image_id);
 	return 0;
 }

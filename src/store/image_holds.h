@@ -6,10 +6,11 @@
  * fails with FAILED_PRECONDITION and the image is kept until the last hold
  * is dropped. Holds count: one per container.
  *
- * A hold is taken inside a database transaction that checks the image
- * exists, so it cannot race a removal: either the removal sees the hold, or
- * the hold sees the image gone (NOT_FOUND). The holds' mutex is a leaf lock,
- * never held while calling the database. */
+ * A hold is taken through images_with_image, which checks the image exists
+ * under the lock a removal takes before it consults the holds, so it cannot
+ * race a removal: either the removal sees the hold, or the hold sees the
+ * image gone (NOT_FOUND). The holds' mutex is a leaf lock, never held while
+ * calling the database. */
 #ifndef OCID_STORE_IMAGE_HOLDS_H
 #define OCID_STORE_IMAGE_HOLDS_H
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,10 +11,25 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
+/* Every record, in memory. Records are read by every CreateContainer,
+ * ImageStatus and ListImages and change only on pull, tag, untag and
+ * removal, so they are kept here (as containerd's CRI image store keeps
+ * them): loaded from the database on first use, dropped by every
+ * transaction that changes them. A reader then takes neither the
+ * database's lock, which every container row write holds, nor its I/O.
+ * Lock order: the database's, then mu. */
+struct image_cache {
+	pthread_mutex_t mu;
+	bool loaded;
+	struct image_record **recs; /* ORDER BY created, id */
+	size_t n;
+};
+
 struct image_store {
 	store_db *db;
 	image_in_use_fn in_use;
 	void *in_use_ctx;
+	struct image_cache cache;
 };
 
 static int64_t now_ns(void)
@@ -28,23 +44,46 @@ int image_store_new(store_db *db, image_store **out, ocid_error **err)
 	(void)err;
 	image_store *is = xcalloc(1, sizeof(*is));
 	is->db = db;
+	pthread_mutex_init(&is->cache.mu, NULL);
 	*out = is;
 	return 0;
 }
 
-void image_store_free(image_store *is) { free(is); }
+static void cache_clear_locked(struct image_cache *c)
+{
+	image_records_free(c->recs, c->n);
+	c->recs = NULL;
+	c->n = 0;
+	c->loaded = false;
+}
+
+void image_store_free(image_store *is)
+{
+	if (is == NULL)
+		return;
+	cache_clear_locked(&is->cache);
+	pthread_mutex_destroy(&is->cache.mu);
+	free(is);
+}
+
+/* Called inside every transaction that changes images (the database's lock
+ * is held, so no reader can load the old state again before the commit). */
+static void cache_drop(image_store *is)
+{
+	pthread_mutex_lock(&is->cache.mu);
+	cache_clear_locked(&is->cache);
+	pthread_mutex_unlock(&is->cache.mu);
+}
+
+void images_cache_drop(image_store *is)
+{
+	cache_drop(is);
+}
 
 void images_set_in_use_hook(image_store *is, image_in_use_fn fn, void *ctx)
 {
 	is->in_use = fn;
 	is->in_use_ctx = ctx;
-}
-
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 void image_record_free(struct image_record *r)
@@ -55,9 +94,9 @@ void image_record_free(struct image_record *r)
 	free(r->manifest_digest);
 	free(r->config);
 	free(r->user);
-	free_strv(r->tags, r->n_tags);
-	free_strv(r->digests, r->n_digests);
-	free_strv(r->layers, r->n_layers);
+	strv_free_n(r->tags, r->n_tags);
+	strv_free_n(r->digests, r->n_digests);
+	strv_free_n(r->layers, r->n_layers);
 	free(r);
 }
 
@@ -68,10 +107,28 @@ void image_records_free(struct image_record **list, size_t n)
 	free(list);
 }
 
+static struct image_record *record_dup(const struct image_record *r)
+{
+	struct image_record *c = xcalloc(1, sizeof(*c));
+	c->id = xstrdup(r->id);
+	c->manifest_digest = r->manifest_digest ? xstrdup(r->manifest_digest) : NULL;
+	c->config = r->config ? xstrdup(r->config) : NULL;
+	c->user = r->user ? xstrdup(r->user) : NULL;
+	c->size = r->size;
+	c->created = r->created;
+	c->tags = strv_dup_n(r->tags, r->n_tags);
+	c->n_tags = r->n_tags;
+	c->digests = strv_dup_n(r->digests, r->n_digests);
+	c->n_digests = r->n_digests;
+	c->layers = strv_dup_n(r->layers, r->n_layers);
+	c->n_layers = r->n_layers;
+	return c;
+}
+
 void image_removal_clear(struct image_removal *r)
 {
-	free_strv(r->layers, r->n_layers);
-	free_strv(r->blobs, r->n_blobs);
+	strv_free_n(r->layers, r->n_layers);
+	strv_free_n(r->blobs, r->n_blobs);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -184,6 +241,7 @@ static int query_exists(store_db *db, const char *sql, const char *arg, bool *ex
 /* ---- put ---- */
 
 struct put_ctx {
+	image_store *is;
 	const struct image_put *p;
 	const char *user;
 };
@@ -202,6 +260,7 @@ static int put_tx(store_db *db, void *ctx, ocid_error **err)
 {
 	struct put_ctx *pc = ctx;
 	const struct image_put *p = pc->p;
+	cache_drop(pc->is);
 	for (size_t i = 0; i < p->n_layers; i++) {
 		cleanup_free char *state = NULL;
 		if (query_text(db, "SELECT state FROM layers WHERE id = ?", p->layers[i], &state, err) < 0)
@@ -217,13 +276,13 @@ static int put_tx(store_db *db, void *ctx, ocid_error **err)
 		size_t n_have = 0;
 		if (load_list(db, "SELECT layer_id FROM image_layers WHERE image_id = ? ORDER BY idx", p->id, &have,
 			      &n_have, err) < 0) {
-			free_strv(have, n_have);
+			strv_free_n(have, n_have);
 			return -1;
 		}
 		bool same = n_have == p->n_layers;
 		for (size_t i = 0; same && i < n_have; i++)
 			same = strcmp(have[i], p->layers[i]) == 0;
-		free_strv(have, n_have);
+		strv_free_n(have, n_have);
 		if (!same)
 			return err_set(err, GRPC_FAILED_PRECONDITION, "image %s is already stored with other layers",
 				       p->id);
@@ -286,13 +345,14 @@ int images_put(image_store *is, const struct image_put *p, ocid_error **err)
 	cleanup_free char *user = NULL;
 	if (config_user(p->config, &user, err) < 0)
 		return err_prefix(err, "store image %s", p->id);
-	struct put_ctx pc = { .p = p, .user = user };
+	struct put_ctx pc = { .is = is, .p = p, .user = user };
 	if (db_write(is->db, put_tx, &pc, err) < 0)
 		return err_prefix(err, "store image %s", p->id);
 	return 0;
 }
 
 struct tag_ctx {
+	image_store *is;
 	const char *id, *name;
 	bool removed;
 };
@@ -300,6 +360,7 @@ struct tag_ctx {
 static int tag_tx(store_db *db, void *ctx, ocid_error **err)
 {
 	struct tag_ctx *tc = ctx;
+	cache_drop(tc->is);
 	bool exists;
 	if (query_exists(db, "SELECT 1 FROM images WHERE id = ?", tc->id, &exists, err) < 0)
 		return -1;
@@ -312,7 +373,7 @@ int images_tag(image_store *is, const char *id, const char *name, ocid_error **e
 {
 	if (name == NULL || *name == '\0')
 		return err_set(err, GRPC_INVALID_ARGUMENT, "tag image %s: empty name", id);
-	struct tag_ctx tc = { .id = id, .name = name };
+	struct tag_ctx tc = { .is = is, .id = id, .name = name };
 	if (db_write(is->db, tag_tx, &tc, err) < 0)
 		return err_prefix(err, "tag image %s as %s", id, name);
 	return 0;
@@ -321,6 +382,7 @@ int images_tag(image_store *is, const char *id, const char *name, ocid_error **e
 static int untag_tx(store_db *db, void *ctx, ocid_error **err)
 {
 	struct tag_ctx *tc = ctx;
+	cache_drop(tc->is);
 	int n = db_exec(db, err, "DELETE FROM image_names WHERE name = ?", "s", tc->name);
 	if (n < 0)
 		return -1;
@@ -330,7 +392,7 @@ static int untag_tx(store_db *db, void *ctx, ocid_error **err)
 
 int images_untag(image_store *is, const char *name, bool *removed, ocid_error **err)
 {
-	struct tag_ctx tc = { .name = name };
+	struct tag_ctx tc = { .is = is, .name = name };
 	if (db_write(is->db, untag_tx, &tc, err) < 0)
 		return err_prefix(err, "untag %s", name);
 	if (removed)
@@ -338,15 +400,116 @@ int images_untag(image_store *is, const char *name, bool *removed, ocid_error **
 	return 0;
 }
 
-/* ---- lookups ---- */
+/* ---- lookups (from the cache) ---- */
 
-enum lookup_kind { BY_ID, BY_TAG, BY_DIGEST, BY_PREFIX, BY_ANY };
+/* Loads every record (inside a transaction). */
+static int load_all(store_db *db, struct image_record ***out, size_t *n_out, ocid_error **err)
+{
+	*out = NULL;
+	*n_out = 0;
+	char **ids = NULL;
+	size_t n_ids = 0;
+	sqlite3_stmt *st = db_prepare(db, "SELECT id FROM images ORDER BY created, id", err);
+	if (st == NULL)
+		return -1;
+	int r;
+	while ((r = db_step(db, st, err)) == 1)
+		push(&ids, &n_ids, (const char *)sqlite3_column_text(st, 0));
+	if (r < 0) {
+		strv_free_n(ids, n_ids);
+		return -1;
+	}
+	struct image_record **list = xcalloc(n_ids ? n_ids : 1, sizeof(*list));
+	size_t n = 0;
+	for (size_t i = 0; i < n_ids; i++) {
+		struct image_record *rec = NULL;
+		if (load_image(db, ids[i], &rec, err) < 0) {
+			strv_free_n(ids, n_ids);
+			image_records_free(list, n);
+			return -1;
+		}
+		if (rec)
+			list[n++] = rec;
+	}
+	strv_free_n(ids, n_ids);
+	*out = list;
+	*n_out = n;
+	return 0;
+}
 
-struct lookup_ctx {
-	enum lookup_kind kind;
-	const char *key;
-	struct image_record *rec;
+typedef int (*cache_fn)(const struct image_cache *c, void *ctx, ocid_error **err);
+
+struct cache_use {
+	image_store *is;
+	cache_fn fn;
+	void *ctx;
 };
+
+static int load_and_use_tx(store_db *db, void *p, ocid_error **err)
+{
+	struct cache_use *u = p;
+	struct image_cache *c = &u->is->cache;
+	struct image_record **recs = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&c->mu);
+	bool loaded = c->loaded; /* another reader may have loaded it meanwhile */
+	pthread_mutex_unlock(&c->mu);
+	if (!loaded && load_all(db, &recs, &n, err) < 0)
+		return -1;
+	pthread_mutex_lock(&c->mu);
+	if (!c->loaded) {
+		cache_clear_locked(c);
+		c->recs = recs;
+		c->n = n;
+		c->loaded = true;
+		recs = NULL;
+		n = 0;
+	}
+	int rc = u->fn(c, u->ctx, err);
+	pthread_mutex_unlock(&c->mu);
+	image_records_free(recs, n);
+	return rc;
+}
+
+/* Runs fn on the loaded cache, with its lock held; loads it first (inside a
+ * read transaction, so no change can land between the load and fn). */
+static int cache_use(image_store *is, cache_fn fn, void *ctx, ocid_error **err)
+{
+	struct image_cache *c = &is->cache;
+	pthread_mutex_lock(&c->mu);
+	if (c->loaded) {
+		int rc = fn(c, ctx, err);
+		pthread_mutex_unlock(&c->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&c->mu);
+	struct cache_use u = { .is = is, .fn = fn, .ctx = ctx };
+	return db_read(is->db, load_and_use_tx, &u, err);
+}
+
+static const struct image_record *find_id(const struct image_cache *c, const char *id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->recs[i]->id, id) == 0)
+			return c->recs[i];
+	return NULL;
+}
+
+static const struct image_record *find_tag(const struct image_cache *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (contains(c->recs[i]->tags, c->recs[i]->n_tags, name))
+			return c->recs[i];
+	return NULL;
+}
+
+static const struct image_record *find_digest(const struct image_cache *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (contains(c->recs[i]->digests, c->recs[i]->n_digests, name))
+			return c->recs[i];
+	return NULL;
+}
 
 static bool is_hex(const char *s)
 {
@@ -358,59 +521,49 @@ static bool is_hex(const char *s)
 	return true;
 }
 
-static int find_prefix(store_db *db, const char *key, char **id, ocid_error **err)
+/* An id prefix with or without "sha256:", 3 to 64 hex digits. */
+static int find_prefix(const struct image_cache *c, const char *key, const struct image_record **out,
+		       ocid_error **err)
 {
-	*id = NULL;
+	*out = NULL;
 	const char *hex = strncmp(key, "sha256:", 7) == 0 ? key + 7 : key;
 	size_t n = strlen(hex);
 	if (n < 3 || n > 64 || !is_hex(hex))
 		return 0;
-	cleanup_free char *full = xasprintf("sha256:%s", hex);
-	sqlite3_stmt *st =
-		db_prepare(db, "SELECT id FROM images WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 2", err);
-	if (st == NULL || db_bind(db, st, err, "s", full) < 0)
-		return -1;
-	int r = db_step(db, st, err);
-	if (r <= 0)
-		return r;
-	cleanup_free char *first = db_column_strdup(st, 0);
-	r = db_step(db, st, err);
-	if (r < 0)
-		return -1;
-	if (r == 1) {
-		sqlite3_reset(st);
-		return err_set(err, GRPC_INVALID_ARGUMENT, "image id prefix %s is ambiguous", key);
+	for (size_t i = 0; i < c->n; i++) {
+		const char *id = c->recs[i]->id;
+		if (strncmp(id, "sha256:", 7) != 0 || strncmp(id + 7, hex, n) != 0)
+			continue;
+		if (*out)
+			return err_set(err, GRPC_INVALID_ARGUMENT, "image id prefix %s is ambiguous", key);
+		*out = c->recs[i];
 	}
-	*id = steal_pointer(&first);
 	return 0;
 }
 
-static int lookup_tx(store_db *db, void *ctx, ocid_error **err)
+enum lookup_kind { BY_ID, BY_TAG, BY_DIGEST, BY_PREFIX, BY_ANY };
+
+struct lookup_ctx {
+	enum lookup_kind kind;
+	const char *key;
+	struct image_record *rec;
+};
+
+static int lookup_fn(const struct image_cache *c, void *ctx, ocid_error **err)
 {
 	struct lookup_ctx *lc = ctx;
-	cleanup_free char *id = NULL;
 	enum lookup_kind k = lc->kind;
-	if (k == BY_ID || k == BY_ANY) {
-		if (load_image(db, lc->key, &lc->rec, err) < 0)
-			return -1;
-		if (lc->rec || k == BY_ID)
-			return 0;
-	}
-	if (k == BY_TAG || k == BY_ANY) {
-		if (query_text(db, "SELECT image_id FROM image_names WHERE name = ?", lc->key, &id, err) < 0)
-			return -1;
-		if (id || k == BY_TAG)
-			return id ? load_image(db, id, &lc->rec, err) : 0;
-	}
-	if (k == BY_DIGEST || k == BY_ANY) {
-		if (query_text(db, "SELECT image_id FROM image_digests WHERE name = ?", lc->key, &id, err) < 0)
-			return -1;
-		if (id || k == BY_DIGEST)
-			return id ? load_image(db, id, &lc->rec, err) : 0;
-	}
-	if (find_prefix(db, lc->key, &id, err) < 0)
+	const struct image_record *r = NULL;
+	if (k == BY_ID || k == BY_ANY)
+		r = find_id(c, lc->key);
+	if (r == NULL && (k == BY_TAG || k == BY_ANY))
+		r = find_tag(c, lc->key);
+	if (r == NULL && (k == BY_DIGEST || k == BY_ANY))
+		r = find_digest(c, lc->key);
+	if (r == NULL && (k == BY_PREFIX || k == BY_ANY) && find_prefix(c, lc->key, &r, err) < 0)
 		return -1;
-	return id ? load_image(db, id, &lc->rec, err) : 0;
+	lc->rec = r ? record_dup(r) : NULL;
+	return 0;
 }
 
 static int lookup(image_store *is, enum lookup_kind kind, const char *key, struct image_record **out,
@@ -420,7 +573,7 @@ static int lookup(image_store *is, enum lookup_kind kind, const char *key, struc
 	if (key == NULL || *key == '\0')
 		return err_set(err, GRPC_INVALID_ARGUMENT, "no image specified");
 	struct lookup_ctx lc = { .kind = kind, .key = key };
-	if (db_read(is->db, lookup_tx, &lc, err) < 0) {
+	if (cache_use(is, lookup_fn, &lc, err) < 0) {
 		image_record_free(lc.rec);
 		return err_prefix(err, "look up image %s", key);
 	}
@@ -453,37 +606,39 @@ int images_resolve(image_store *is, const char *ref, struct image_record **out, 
 	return lookup(is, BY_ANY, ref, out, err);
 }
 
+struct with_ctx {
+	const char *id;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static int with_fn(const struct image_cache *c, void *p, ocid_error **err)
+{
+	struct with_ctx *w = p;
+	if (find_id(c, w->id) == NULL)
+		return err_set(err, GRPC_NOT_FOUND, "image %s not found", w->id);
+	w->fn(w->ctx);
+	return 0;
+}
+
+int images_with_image(image_store *is, const char *id, void (*fn)(void *ctx), void *ctx, ocid_error **err)
+{
+	struct with_ctx w = { .id = id, .fn = fn, .ctx = ctx };
+	return cache_use(is, with_fn, &w, err);
+}
+
 struct list_ctx {
 	struct image_record **list;
 	size_t n;
 };
 
-static int list_tx(store_db *db, void *ctx, ocid_error **err)
+static int list_fn(const struct image_cache *c, void *ctx, ocid_error **err)
 {
+	(void)err;
 	struct list_ctx *lc = ctx;
-	char **ids = NULL;
-	size_t n_ids = 0;
-	sqlite3_stmt *st = db_prepare(db, "SELECT id FROM images ORDER BY created, id", err);
-	if (st == NULL)
-		return -1;
-	int r;
-	while ((r = db_step(db, st, err)) == 1)
-		push(&ids, &n_ids, (const char *)sqlite3_column_text(st, 0));
-	if (r < 0) {
-		free_strv(ids, n_ids);
-		return -1;
-	}
-	lc->list = xcalloc(n_ids ? n_ids : 1, sizeof(*lc->list));
-	for (size_t i = 0; i < n_ids; i++) {
-		struct image_record *rec = NULL;
-		if (load_image(db, ids[i], &rec, err) < 0) {
-			free_strv(ids, n_ids);
-			return -1;
-		}
-		if (rec)
-			lc->list[lc->n++] = rec;
-	}
-	free_strv(ids, n_ids);
+	lc->list = xcalloc(c->n ? c->n : 1, sizeof(*lc->list));
+	for (size_t i = 0; i < c->n; i++)
+		lc->list[lc->n++] = record_dup(c->recs[i]);
 	return 0;
 }
 
@@ -492,7 +647,7 @@ int images_list(image_store *is, struct image_record ***out, size_t *n, ocid_err
 	struct list_ctx lc = { 0 };
 	*out = NULL;
 	*n = 0;
-	if (db_read(is->db, list_tx, &lc, err) < 0) {
+	if (cache_use(is, list_fn, &lc, err) < 0) {
 		image_records_free(lc.list, lc.n);
 		return err_prefix(err, "list images");
 	}
@@ -532,6 +687,9 @@ static int remove_tx(store_db *db, void *ctx, ocid_error **err)
 	struct remove_ctx *rc = ctx;
 	struct image_removal *out = rc->out;
 	struct image_record *rec = NULL;
+	/* Before the in-use check: a hold taken from here on finds no cache and
+	 * waits for this transaction (images_with_image). */
+	cache_drop(rc->is);
 	if (load_image(db, rc->id, &rec, err) < 0)
 		return -1;
 	if (rec == NULL)
@@ -570,13 +728,13 @@ static int remove_tx(store_db *db, void *ctx, ocid_error **err)
 	for (size_t i = 0; i < n_cand; i++) {
 		bool used;
 		if (blob_referenced(db, cand[i], &used, err) < 0) {
-			free_strv(cand, n_cand);
+			strv_free_n(cand, n_cand);
 			goto out;
 		}
 		if (!used && !contains(out->blobs, out->n_blobs, cand[i]))
 			push(&out->blobs, &out->n_blobs, cand[i]);
 	}
-	free_strv(cand, n_cand);
+	strv_free_n(cand, n_cand);
 	out->removed = true;
 	ret = 0;
 out:

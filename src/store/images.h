@@ -88,6 +88,17 @@ int images_resolve(image_store *is, const char *ref, struct image_record **out, 
 
 int images_list(image_store *is, struct image_record ***out, size_t *n, ocid_error **err);
 
+/* Runs fn(ctx) if image id exists, under the lock that images_remove takes
+ * before it asks the in-use hook: either the removal sees what fn did, or
+ * this finds the image gone (NOT_FOUND). fn must not block or take locks
+ * other than leaf ones. */
+int images_with_image(image_store *is, const char *id, void (*fn)(void *ctx), void *ctx, ocid_error **err);
+
+/* Records are served from memory, loaded on first use and dropped by every
+ * change made here. Whoever changes the images tables directly (start-up
+ * recovery) drops them with this. */
+void images_cache_drop(image_store *is);
+
 struct image_removal {
 	bool removed;   /* false: there was no such image (removal is idempotent) */
 	char **layers;  /* chain ids no image uses any more: for layer_store_remove_unused */

@@ -37,6 +37,7 @@ int store_open(const char *root, const struct store_opts *opts, struct store **o
 	    layer_store_open(s->db, root, &lo, &s->layers, err) < 0 || image_store_new(s->db, &s->images, err) < 0 ||
 	    store_recover(s->db, s->layers, s->blobs, &s->recovered, err) < 0)
 		goto fail;
+	images_cache_drop(s->images); /* recovery may have deleted image rows */
 	s->holds = image_holds_new();
 	images_set_in_use_hook(s->images, image_holds_in_use, s->holds);
 	*out = s;

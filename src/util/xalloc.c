@@ -55,3 +55,13 @@ void strv_free_n(char **v, size_t n)
 		free(v[i]);
 	free(v);
 }
+
+char **strv_dup_n(char *const *v, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	char **out = xcalloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}

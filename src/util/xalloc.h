@@ -19,5 +19,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void strv_free(char **v);
 /* Frees the first n strings of v, then v (NULL is fine). */
 void strv_free_n(char **v, size_t n);
+/* A copy of the n strings of v (NULL when n is 0). */
+char **strv_dup_n(char *const *v, size_t n);
 
 #endif

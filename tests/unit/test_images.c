@@ -1,5 +1,6 @@
 /* store/images and store/store: records, lookups, tag moves, removal with
- * layer and blob reclaim, the in-use hook, recovery after a crash mid-pull. */
+ * layer and blob reclaim, the in-use hook, recovery after a crash mid-pull,
+ * records served from memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -619,6 +620,191 @@ static void test_recovery_after_crash_mid_pull(void **state)
 	tmpdir_free(root);
 }
 
+/* ---- records from memory ---- */
+
+struct blocker {
+	store_db *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool inside, release;
+};
+
+/* A write transaction that keeps the database's lock until released (or
+ * for 3 s at most). */
+static int block_tx(store_db *db, void *p, ocid_error **err)
+{
+	(void)db;
+	(void)err;
+	struct blocker *b = p;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	pthread_mutex_lock(&b->mu);
+	b->inside = true;
+	pthread_cond_broadcast(&b->cond);
+	while (!b->release && pthread_cond_timedwait(&b->cond, &b->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&b->mu);
+	return 0;
+}
+
+static void *blocker_thread(void *p)
+{
+	struct blocker *b = p;
+	ocid_error *err = NULL;
+	if (db_write(b->db, block_tx, b, &err) < 0)
+		fail_msg("%s", err->msg);
+	return NULL;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count_hold(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* Lookups, lists and holds do not wait for a write transaction in flight
+ * (every container row write is one): they are answered from memory. */
+static void test_reads_do_not_wait_for_writers(void **state)
+{
+	(void)state;
+	char *root = tmpdir_new();
+	struct store *s = open_store(root);
+	struct fake_layer l;
+	fake_layer_init(&l, "base", "base");
+	struct fake_image img;
+	fake_image_init(&img, &l, 1, "");
+	ocid_error *err = NULL;
+	if (pull(s, &img, "r.example/app:1", NULL, &err) < 0)
+		fail_msg("%s", err->msg);
+	struct image_record *r = NULL;
+	assert_int_equal(images_get(s->images, img.id, &r, &err), 0); /* loads them */
+	image_record_free(r);
+
+	struct blocker b = { .db = s->db };
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cond, NULL);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, blocker_thread, &b), 0);
+	pthread_mutex_lock(&b.mu);
+	while (!b.inside)
+		pthread_cond_wait(&b.cond, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+
+	int64_t t0 = mono_ms();
+	assert_int_equal(images_resolve(s->images, "r.example/app:1", &r, &err), 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, img.id);
+	image_record_free(r);
+	struct image_record **list;
+	size_t n;
+	assert_int_equal(images_list(s->images, &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	image_records_free(list, n);
+	int held = 0;
+	assert_int_equal(images_with_image(s->images, img.id, count_hold, &held, &err), 0);
+	assert_int_equal(held, 1);
+	int64_t took = mono_ms() - t0;
+
+	pthread_mutex_lock(&b.mu);
+	b.release = true;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.mu);
+	pthread_join(t, NULL);
+	assert_true(took < 1000); /* the blocker holds the lock for 3 s */
+
+	pthread_cond_destroy(&b.cond);
+	pthread_mutex_destroy(&b.mu);
+	fake_image_free(&img);
+	free(l.blob.data);
+	store_close(s);
+	tmpdir_free(root);
+}
+
+static int delete_images_tx(store_db *db, void *p, ocid_error **err)
+{
+	(void)p;
+	return db_exec(db, err, "DELETE FROM images", "") < 0 ? -1 : 0;
+}
+
+/* Every change is seen by the next lookup: tags, untags, removals, a new
+ * image, and a change made behind the store's back once it is dropped. */
+static void test_lookups_follow_changes(void **state)
+{
+	(void)state;
+	char *root = tmpdir_new();
+	struct store *s = open_store(root);
+	struct fake_layer l[2];
+	fake_layer_init(&l[0], "a", "a");
+	fake_layer_init(&l[1], "b", "b");
+	struct fake_image a, b;
+	fake_image_init(&a, &l[0], 1, "");
+	fake_image_init(&b, &l[1], 1, "");
+	ocid_error *err = NULL;
+	if (pull(s, &a, "r.example/a:1", NULL, &err) < 0)
+		fail_msg("%s", err->msg);
+	struct image_record *r = NULL;
+	assert_int_equal(images_resolve(s->images, "r.example/b:1", &r, &err), 0);
+	assert_null(r);
+
+	if (pull(s, &b, "r.example/b:1", NULL, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(images_resolve(s->images, "r.example/b:1", &r, &err), 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, b.id);
+	image_record_free(r);
+
+	assert_int_equal(images_tag(s->images, b.id, "r.example/a:1", &err), 0); /* moves the tag */
+	assert_int_equal(images_get_by_tag(s->images, "r.example/a:1", &r, &err), 0);
+	assert_string_equal(r->id, b.id);
+	image_record_free(r);
+	assert_int_equal(images_get(s->images, a.id, &r, &err), 0);
+	assert_int_equal(r->n_tags, 0);
+	image_record_free(r);
+
+	bool removed = false;
+	assert_int_equal(images_untag(s->images, "r.example/a:1", &removed, &err), 0);
+	assert_true(removed);
+	assert_int_equal(images_get_by_tag(s->images, "r.example/a:1", &r, &err), 0);
+	assert_null(r);
+
+	struct image_removal rm;
+	assert_int_equal(images_remove(s->images, a.id, &rm, &err), 0);
+	assert_true(rm.removed);
+	image_removal_clear(&rm);
+	assert_int_equal(images_get(s->images, a.id, &r, &err), 0);
+	assert_null(r);
+	int held = 0;
+	assert_int_equal(images_with_image(s->images, a.id, count_hold, &held, &err), -1);
+	assert_int_equal(err->code, GRPC_NOT_FOUND);
+	err_clear(&err);
+	assert_int_equal(held, 0);
+
+	/* behind the store's back, as start-up recovery does */
+	assert_int_equal(db_write(s->db, delete_images_tx, NULL, &err), 0);
+	images_cache_drop(s->images);
+	assert_int_equal(images_get(s->images, b.id, &r, &err), 0);
+	assert_null(r);
+	struct image_record **list;
+	size_t n;
+	assert_int_equal(images_list(s->images, &list, &n, &err), 0);
+	assert_int_equal(n, 0);
+	image_records_free(list, n);
+
+	fake_image_free(&a);
+	fake_image_free(&b);
+	free(l[0].blob.data);
+	free(l[1].blob.data);
+	store_close(s);
+	tmpdir_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +817,8 @@ int main(void)
 		cmocka_unit_test(test_concurrent_removals),
 		cmocka_unit_test(test_ambiguous_prefix),
 		cmocka_unit_test(test_recovery_after_crash_mid_pull),
+		cmocka_unit_test(test_reads_do_not_wait_for_writers),
+		cmocka_unit_test(test_lookups_follow_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
