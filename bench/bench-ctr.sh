@@ -7,13 +7,19 @@
 # StopContainer+RemoveContainer through ocid against conmon + runc on the
 # same bundle without ocid, one by one and C at a time.
 #
-# Usage: bench/bench-ctr.sh [-n N] [-c C] [-r RUNTIME] [-w WORKERS] [-t] [-b BUILDDIR]
+# Usage: bench/bench-ctr.sh [-n N] [-c C] [-R ROUNDS] [-r RUNTIME] [-w WORKERS] [-t] [-d] [-b BUILDDIR]
 #   N         containers per phase (default 100)
 #   C         concurrency of the second phase (default 10)
+#   ROUNDS    how many times the second phase runs (default 1): its latency
+#             varies by +-30 ms from batch to batch on 2 cores, so a verdict
+#             on a few ms needs ~100 pairs of batches (-R 10)
 #   RUNTIME   runc (default) or crun
 #   WORKERS   ocid --workers (default: ocid's own default, 4)
 #   -t        runroot (bundles, the floor's too) on a tmpfs (/dev/shm), as /run is on
 #             most hosts; default: under /tmp (ext4 on this machine)
+#   -d        debug logs on both sides (ocid's and the floor driver's), and
+#             where the time went: ocid's own steps, the runtime's as the driver
+#             timed them. Default: ocid at its default level (info), as deployed.
 # OCID_BENCH_LOG=FILE keeps a copy of the daemon's (debug) log.
 #   BUILDDIR  where ocid, ocic and bench-ctr are built (default $OCID_BUILDDIR or ./build)
 # Needs root, conmon, runc/crun, docker-registry, jq, python3 (fixtures).
@@ -26,15 +32,19 @@ RUNTIME=runc
 BUILDDIR=${OCID_BUILDDIR:-$SRC/build}
 WORKERS=
 TMPFS=
-while getopts n:c:r:w:tb:h opt; do
+DEBUG=
+ROUNDS=1
+while getopts n:c:R:r:w:tdb:h opt; do
 	case $opt in
 	n) N=$OPTARG ;;
 	c) C=$OPTARG ;;
+	R) ROUNDS=$OPTARG ;;
 	r) RUNTIME=$OPTARG ;;
 	w) WORKERS=$OPTARG ;;
 	t) TMPFS=1 ;;
+	d) DEBUG=1 ;;
 	b) BUILDDIR=$OPTARG ;;
-	*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 OCID=$BUILDDIR/src/daemon/ocid
@@ -94,7 +104,7 @@ cat >"$WORK/cni/10-bench.conflist" <<EOF
 EOF
 "$OCID" --config "$WORK/ocid.conf" --config-dir "$WORK/conf.d" --root "$WORK/root" --runroot "$RUNROOT" \
 	--listen "$RUNROOT/ocid.sock" --cni-config-dir "$WORK/cni" --cni-plugin-dir /usr/lib/cni \
-	${WORKERS:+--workers "$WORKERS"} --log-level debug >"$WORK/ocid.log" 2>&1 &
+	${WORKERS:+--workers "$WORKERS"} --log-level "$([ -n "$DEBUG" ] && echo debug || echo info)" >"$WORK/ocid.log" 2>&1 &
 OCID_PID=$!
 for _ in $(seq 1 200); do
 	"$OCIC" version >/dev/null 2>&1 && break
@@ -122,10 +132,14 @@ mkdir -p "$RUNROOT/floor" "$RUNROOT/floor-bundles"
 if [ "$(stat -f -c %T "$RUNROOT")" != tmpfs ]; then
 	mount -t tmpfs -o mode=0700,size=64m ocid-bench "$RUNROOT/floor-bundles"
 fi
-BENCH_CTR_DEBUG=1 "$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" \
+BENCH_CTR_DEBUG=$DEBUG "$BENCH" --endpoint "$OCID_ENDPOINT" --pod "$POD" --config "$WORK/ctr.json" --n "$N" --concurrency "$C" --rounds "$ROUNDS" \
 	--runtime "$RUNTIME" --work-dir "$RUNROOT/floor" --bundle-dir "$RUNROOT/floor-bundles" --lower "${LOWER%:}" --ocid-pid "$OCID_PID" --log-dir "$WORK/logs" \
 	2> >(tee "$WORK/floor.log" | grep -v 'level=debug' >&2)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -z "$DEBUG" ]; then
+	echo "ocid RSS with the pod: $(awk '/VmRSS/ {print $2, $3}' "/proc/$OCID_PID/status")"
+	exit 0
+fi
 # ocid's own work inside CreateContainer and RemoveContainer, from its debug
 # log: every step but the runtime's (conmon + runc create; runc delete).
 own() { # FIELDS... -> "p50 p99" in ms
@@ -158,7 +172,7 @@ step_ms() { # LOG MSG FIRST COUNT -> p50 of ms=
 }
 for step in "runtime stop" "runtime remove"; do # kill, wait for the exit file; runc delete
 	echo "$step, one by one: floor $(step_ms "$WORK/floor.log" "$step" 1 "$N"); ocid $(step_ms "$WORK/ocid.log" "$step" 1 "$N")"
-	echo "$step, $C at a time: floor $(step_ms "$WORK/floor.log" "$step" $((N + 1)) "$N"); ocid $(step_ms "$WORK/ocid.log" "$step" $((N + 1)) "$N")"
+	echo "$step, $C at a time: floor $(step_ms "$WORK/floor.log" "$step" $((N + 1)) $((N * ROUNDS))); ocid $(step_ms "$WORK/ocid.log" "$step" $((N + 1)) $((N * ROUNDS)))"
 done
-echo "conmon + runc create, $C at a time: floor $(create_ms "$WORK/floor.log" $((N + 1)) "$N"); ocid $(create_ms "$WORK/ocid.log" $((N + 2)) "$N")"
+echo "conmon + runc create, $C at a time: floor $(create_ms "$WORK/floor.log" $((N + 1)) $((N * ROUNDS))); ocid $(create_ms "$WORK/ocid.log" $((N + 2)) $((N * ROUNDS)))"
 echo "ocid RSS with the pod: $(awk '/VmRSS/ {print $2, $3}' "/proc/$OCID_PID/status")"

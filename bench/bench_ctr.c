@@ -10,10 +10,11 @@
  * Each phase runs N containers one by one, then N with C at a time (C
  * threads, one gRPC connection each), the floor's and ocid's interleaved
  * (see phase()). All N are created and started before the first is
- * stopped, so ocid's index holds N of them while it works.
+ * stopped, so ocid's index holds N of them while it works. --rounds R
+ * repeats the concurrent phase R times, for R * N / C pairs of batches.
  *
  *   bench-ctr --endpoint unix:///path/ocid.sock --pod POD_ID --config CTR.json
- *             [--n 100] [--concurrency 10] [--runtime runc] [--work-dir DIR]
+ *             [--n 100] [--concurrency 10] [--rounds 1] [--runtime runc] [--work-dir DIR]
  *             [--bundle-dir DIR] [--lower DIR:DIR...] [--ocid-pid PID] [--log-dir DIR]
  *
  * With --ocid-pid, every batch (the floor's and ocid's) starts only once the
@@ -26,6 +27,7 @@
  * (metadata.name gets a suffix per container). bench/bench-ctr.sh sets up
  * the registry, the daemon, the image and the pod and runs this. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,7 +73,7 @@ static const char *endpoint, *pod_id, *config_path, *runtime_name = "runc", *wor
  * of its own over them (mounted before the timing), as ocid's do. */
 static char **lower;
 static size_t n_lower;
-static int n_total = 100, concurrency = 10;
+static int n_total = 100, concurrency = 10, rounds = 1;
 static int ocid_pid;
 static const char *log_dir; /* --log-dir: the floor's logs where ocid's go */ /* --ocid-pid: batches start once the daemon is idle */
 static Runtime__V1__ContainerConfig *tmpl;
@@ -390,10 +392,17 @@ struct side {
 
 struct result {
 	struct stats up, down;
+	/* ocid only: the median over batches of (mean latency of ocid's batch -
+	 * mean of the floor's batch run next to it), ms */
+	double paired_up, paired_down;
+	double paired_up_lo, paired_up_hi, paired_down_lo, paired_down_hi; /* ~95% interval */
+	int n_pairs;
 	double wall_up, wall_down; /* s */
 	double cpu_ms; /* CPU per container lifecycle: the bench process's for the
 			* floor (its driver calls), the daemon's (all threads) for ocid */
 	double fg_cpu_ms; /* ocid: the part spent while its own batches ran */
+	double fg_up_ms, fg_down_ms; /* ocid: that part, while creating+starting and while stopping+removing */
+	double client_cpu_ms; /* ocid: the bench process's CPU in ocid's batches (gRPC client) */
 };
 
 static int64_t self_cpu_ns(void)
@@ -415,71 +424,140 @@ static struct result result_of(struct side *sd, int n)
 	return r;
 }
 
-/* One phase at width C (1 = one by one), both sides interleaved. */
-static void phase(int width, const char *tag, struct result *floor_res, struct result *ocid_res)
+static double batch_mean_ms(const int64_t *v, int first, int cnt)
+{
+	double sum = 0;
+	for (int i = 0; i < cnt; i++)
+		sum += (double)v[first + i];
+	return sum / cnt / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of v, and a distribution-free ~95% confidence interval for it
+ * from order statistics (the sign test: ranks n/2 -+ 0.98 sqrt(n)). */
+static double median_ci(double *v, int n, double *lo, double *hi)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	double half = 0.98 * sqrt((double)n);
+	int l = (int)floor((double)n / 2 - half), h = (int)ceil((double)n / 2 + half) - 1;
+	*lo = v[l < 0 ? 0 : l];
+	*hi = v[h >= n ? n - 1 : h];
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One phase at width C (1 = one by one), both sides interleaved: each batch
+ * of the floor's runs next to the same batch of ocid's, the floor first in
+ * even batches and ocid first in odd ones, so neither side always inherits
+ * what the other left running (runc and conmon exiting, the kernel's
+ * deferred work). The paired figure compares each batch with its partner:
+ * far less noisy than p50 against p50 when the machine's speed drifts
+ * between batches. `rounds` repeats the whole phase (N up, then N down) for
+ * more batches without more containers running at once. */
+static void phase(int width, int rounds, const char *tag, struct result *floor_res, struct result *ocid_res)
 {
 	int n = n_total;
+	int per_round = (n + width - 1) / width;
+	int n_batches = per_round * rounds;
+	int total = n * rounds;
+	double *pair_up = xcalloc((size_t)n_batches, sizeof(double));
+	double *pair_down = xcalloc((size_t)n_batches, sizeof(double));
 	struct side sides[2];
 	for (int k = 0; k < 2; k++) {
-		sides[k].up = xcalloc((size_t)n, sizeof(int64_t));
-		sides[k].down = xcalloc((size_t)n, sizeof(int64_t));
-		sides[k].ids = xcalloc((size_t)n, sizeof(char *));
+		sides[k].up = xcalloc((size_t)total, sizeof(int64_t));
+		sides[k].down = xcalloc((size_t)total, sizeof(int64_t));
+		sides[k].ids = xcalloc((size_t)total, sizeof(char *));
 		sides[k].wall_up = sides[k].wall_down = 0;
 	}
-	for (int i = 0; i < n; i++)
-		floor_prepare(i, tag);
 	struct grpc_client **clients = xcalloc((size_t)width, sizeof(*clients));
 	for (int i = 0; i < width; i++)
 		clients[i] = connect_ocid();
 	struct slot *slots = xcalloc((size_t)width, sizeof(*slots));
-	int64_t floor_cpu = 0;
-	long long ocid_fg_ticks = 0;
+	int64_t floor_cpu = 0, client_cpu = 0;
+	long long ocid_fg_ticks = 0, ocid_fg_pass[2] = {0, 0};
 	settle_ocid();
 	long long ocid_ticks0 = ocid_cpu_ticks();
-	for (int pass = 0; pass < 2; pass++) {
-		bool up = pass == 0;
-		for (int first = 0; first < n; first += width) {
-			int cnt = first + width <= n ? width : n - first;
-			for (int k = 0; k < 2; k++) {
-				enum target t = k == 0 ? FLOOR : OCID;
-				struct side *sd = &sides[k];
-				for (int i = 0; i < cnt; i++)
-					slots[i] = (struct slot){.target = t, .tag = tag, .idx = first + i,
-								 .client = clients[i], .id = &sd->ids[first + i],
-								 .lat = up ? &sd->up[first + i] : &sd->down[first + i],
-								 .up = up};
-				settle_ocid();
-				int64_t cpu0 = self_cpu_ns();
-				long long ticks0 = t == OCID ? ocid_cpu_ticks() : 0;
-				int64_t wall = run_batch(slots, cnt);
-				if (t == FLOOR)
-					floor_cpu += self_cpu_ns() - cpu0;
-				else if (ticks0 >= 0)
-					ocid_fg_ticks += ocid_cpu_ticks() - ticks0;
-				if (up)
-					sd->wall_up += wall;
-				else
-					sd->wall_down += wall;
+	for (int round = 0; round < rounds; round++) {
+		char rtag[32];
+		snprintf(rtag, sizeof(rtag), "%s%d", tag, round);
+		int base = round * n;
+		for (int i = 0; i < n; i++)
+			floor_prepare(i, rtag);
+		for (int pass = 0; pass < 2; pass++) {
+			bool up = pass == 0;
+			for (int first = 0; first < n; first += width) {
+				int cnt = first + width <= n ? width : n - first;
+				int b = round * per_round + first / width;
+				for (int j = 0; j < 2; j++) {
+					int k = b % 2 ? 1 - j : j;
+					enum target t = k == 0 ? FLOOR : OCID;
+					struct side *sd = &sides[k];
+					for (int i = 0; i < cnt; i++) {
+						int at = base + first + i;
+						slots[i] = (struct slot){.target = t, .tag = rtag, .idx = first + i,
+									 .client = clients[i], .id = &sd->ids[at],
+									 .lat = up ? &sd->up[at] : &sd->down[at], .up = up};
+					}
+					settle_ocid();
+					int64_t cpu0 = self_cpu_ns();
+					long long ticks0 = t == OCID ? ocid_cpu_ticks() : 0;
+					int64_t wall = run_batch(slots, cnt);
+					if (t == FLOOR) {
+						floor_cpu += self_cpu_ns() - cpu0;
+					} else {
+						client_cpu += self_cpu_ns() - cpu0;
+						if (ticks0 >= 0) {
+							long long d = ocid_cpu_ticks() - ticks0;
+							ocid_fg_ticks += d;
+							ocid_fg_pass[pass] += d;
+						}
+					}
+					if (up)
+						sd->wall_up += wall;
+					else
+						sd->wall_down += wall;
+				}
+				int64_t *fl = up ? sides[0].up : sides[0].down, *oc = up ? sides[1].up : sides[1].down;
+				(up ? pair_up : pair_down)[b] =
+					batch_mean_ms(oc, base + first, cnt) - batch_mean_ms(fl, base + first, cnt);
 			}
 		}
+		for (int i = 0; i < n; i++)
+			floor_cleanup(i, rtag);
 	}
 	settle_ocid();
 	long long ocid_ticks1 = ocid_cpu_ticks();
-	*floor_res = result_of(&sides[0], n);
-	*ocid_res = result_of(&sides[1], n);
-	floor_res->cpu_ms = (double)floor_cpu / 1e6 / n;
-	ocid_res->cpu_ms = ocid_ticks0 >= 0 && ocid_ticks1 >= 0
-				   ? (double)(ocid_ticks1 - ocid_ticks0) * 1000.0 / (double)sysconf(_SC_CLK_TCK) / n
-				   : -1;
-	ocid_res->fg_cpu_ms = (double)ocid_fg_ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK) / n;
-	for (int i = 0; i < n; i++)
-		floor_cleanup(i, tag);
+	*floor_res = result_of(&sides[0], total);
+	*ocid_res = result_of(&sides[1], total);
+	/* per round, as one round's figures are */
+	floor_res->wall_up /= rounds;
+	floor_res->wall_down /= rounds;
+	ocid_res->wall_up /= rounds;
+	ocid_res->wall_down /= rounds;
+	ocid_res->paired_up = median_ci(pair_up, n_batches, &ocid_res->paired_up_lo, &ocid_res->paired_up_hi);
+	ocid_res->paired_down =
+		median_ci(pair_down, n_batches, &ocid_res->paired_down_lo, &ocid_res->paired_down_hi);
+	ocid_res->n_pairs = n_batches;
+	free(pair_up);
+	free(pair_down);
+	double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	floor_res->cpu_ms = (double)floor_cpu / 1e6 / total;
+	ocid_res->cpu_ms = ocid_ticks0 >= 0 && ocid_ticks1 >= 0 ? (double)(ocid_ticks1 - ocid_ticks0) * tick_ms / total
+							       : -1;
+	ocid_res->fg_cpu_ms = (double)ocid_fg_ticks * tick_ms / total;
+	ocid_res->fg_up_ms = (double)ocid_fg_pass[0] * tick_ms / total;
+	ocid_res->fg_down_ms = (double)ocid_fg_pass[1] * tick_ms / total;
+	ocid_res->client_cpu_ms = (double)client_cpu / 1e6 / total;
 	for (int i = 0; i < width; i++)
 		grpc_client_free(clients[i]);
 	free(clients);
 	free(slots);
 	for (int k = 0; k < 2; k++) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < total; i++)
 			free(sides[k].ids[i]);
 		free(sides[k].ids);
 		free(sides[k].up);
@@ -535,7 +613,8 @@ static void probe(void)
 int main(int argc, char **argv)
 {
 	/* the driver's own step timings ("conmon create", ...) for the floor */
-	if (getenv("BENCH_CTR_DEBUG"))
+	const char *debug = getenv("BENCH_CTR_DEBUG");
+	if (debug && *debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -548,6 +627,8 @@ int main(int argc, char **argv)
 			config_path = v;
 		else if (v && strcmp(a, "--n") == 0)
 			n_total = atoi(v);
+		else if (v && strcmp(a, "--rounds") == 0)
+			rounds = atoi(v);
 		else if (v && strcmp(a, "--concurrency") == 0)
 			concurrency = atoi(v);
 		else if (v && strcmp(a, "--runtime") == 0)
@@ -564,14 +645,14 @@ int main(int argc, char **argv)
 			log_dir = v;
 		else {
 			fprintf(stderr,
-				"usage: %s --endpoint E --pod ID --config CTR.json [--n N] [--concurrency C] "
+				"usage: %s --endpoint E --pod ID --config CTR.json [--n N] [--concurrency C] [--rounds R] "
 				"[--runtime runc] [--work-dir DIR] [--bundle-dir DIR] [--lower DIR:DIR...] [--ocid-pid PID] [--log-dir DIR]\n",
 				argv[0]);
 			return 2;
 		}
 		i++;
 	}
-	if (!endpoint || !pod_id || !config_path || n_total < 1 || concurrency < 1 || concurrency > n_total) {
+	if (!endpoint || !pod_id || !config_path || n_total < 1 || concurrency < 1 || concurrency > n_total || rounds < 1) {
 		fprintf(stderr, "bench-ctr: --endpoint, --pod and --config are required\n");
 		return 2;
 	}
@@ -611,14 +692,15 @@ int main(int argc, char **argv)
 		die("floor runtime", err);
 	probe();
 
-	printf("containers: %d per phase, concurrency %d, runtime %s\n\n", n_total, concurrency, runtime_name);
+	printf("containers: %d per phase, concurrency %d (%d round%s), runtime %s\n\n", n_total, concurrency, rounds,
+	       rounds == 1 ? "" : "s", runtime_name);
 	printf("| %-34s | create+start p50 | p99 | stop+remove p50 | p99 | wall up | wall down |\n", "");
 	printf("|---|---|---|---|---|---|---|\n");
 	struct result fs, os, fc, oc;
-	phase(1, "s", &fs, &os);
+	phase(1, 1, "s", &fs, &os);
 	print_row("floor (conmon+runc), one by one", &fs);
 	print_row("ocid, one by one", &os);
-	phase(concurrency, "c", &fc, &oc);
+	phase(concurrency, rounds, "c", &fc, &oc);
 	char label[64];
 	snprintf(label, sizeof(label), "floor, %d at a time", concurrency);
 	print_row(label, &fc);
@@ -632,10 +714,22 @@ int main(int argc, char **argv)
 	printf("ocid over the floor (mean, ms): one by one %+.1f, %d at a time %+.1f\n",
 	       os.up.mean + os.down.mean - fs.up.mean - fs.down.mean, concurrency,
 	       oc.up.mean + oc.down.mean - fc.up.mean - fc.down.mean);
+	printf("ocid over the floor, paired (median over batches of ocid's batch mean - its partner floor batch's, "
+	       "[~95%% interval], ms):\n"
+	       "  one by one (%d pairs): create+start %+.1f [%+.1f, %+.1f], stop+remove %+.1f [%+.1f, %+.1f]\n"
+	       "  %d at a time (%d pairs): create+start %+.1f [%+.1f, %+.1f], stop+remove %+.1f [%+.1f, %+.1f]\n",
+	       os.n_pairs, os.paired_up, os.paired_up_lo, os.paired_up_hi, os.paired_down, os.paired_down_lo,
+	       os.paired_down_hi, concurrency, oc.n_pairs, oc.paired_up, oc.paired_up_lo, oc.paired_up_hi,
+	       oc.paired_down, oc.paired_down_lo, oc.paired_down_hi);
 	if (ocid_pid > 0)
 		printf("CPU per container lifecycle (ms): floor's driver calls (bench process) %.2f one by one, "
 		       "%.2f %d at a time; ocid (all threads) %.2f, %.2f, of which during its calls %.2f, %.2f\n",
 		       fs.cpu_ms, fc.cpu_ms, concurrency, os.cpu_ms, oc.cpu_ms, os.fg_cpu_ms, oc.fg_cpu_ms);
+	if (ocid_pid > 0)
+		printf("  ocid during its calls: create+start %.2f, stop+remove %.2f one by one; %.2f, %.2f %d at a time; "
+		       "the bench process in ocid's batches (gRPC client + driver-free) %.2f, %.2f\n",
+		       os.fg_up_ms, os.fg_down_ms, oc.fg_up_ms, oc.fg_down_ms, concurrency, os.client_cpu_ms,
+		       oc.client_cpu_ms);
 
 	ctr_runtime_free(floor_rt);
 	config_free(cfg);

@@ -72,6 +72,9 @@ struct grpc_client {
 	bool goaway_seen;
 	bool send_blocked;
 	int io_errno;
+	/* Frames gathered by send_cb, written with one send() per round. */
+	uint8_t *obuf;
+	size_t olen, ooff, ocap;
 	struct call call;
 };
 
@@ -258,24 +261,67 @@ static void scan_messages(struct grpc_client *c)
 
 /* ---- nghttp2 callbacks ---- */
 
+/* Writes what send_cb gathered; 0 when all of it went or the socket is
+ * full (send_blocked), -1 on an error (io_errno). */
+static int obuf_flush(struct grpc_client *c)
+{
+	while (c->ooff < c->olen) {
+		ssize_t n = send(c->fd, c->obuf + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->send_blocked = true;
+				return 0;
+			}
+			c->io_errno = errno;
+			return -1;
+		}
+		c->ooff += (size_t)n;
+	}
+	c->ooff = c->olen = 0;
+	return 0;
+}
+
+/* Gathers frames instead of writing each: a request's HEADERS and DATA
+ * then reach the server in one write, which wakes its loop once, not twice. */
+#define OBUF_MAX (256u * 1024u)
+
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
 	(void)s;
 	(void)flags;
 	struct grpc_client *c = ud;
-	ssize_t n;
-	do
-		n = send(c->fd, data, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			c->send_blocked = true;
+	if (c->olen - c->ooff >= OBUF_MAX) {
+		if (obuf_flush(c) < 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		if (c->olen - c->ooff >= OBUF_MAX)
 			return NGHTTP2_ERR_WOULDBLOCK;
-		}
-		c->io_errno = errno;
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	}
-	return n;
+	if (c->ooff > 0 && c->ooff == c->olen)
+		c->ooff = c->olen = 0;
+	if (c->olen + len > c->ocap) {
+		size_t cap = c->ocap ? c->ocap : 16384;
+		while (cap < c->olen + len)
+			cap *= 2;
+		uint8_t *p = realloc(c->obuf, cap);
+		if (p == NULL)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		c->obuf = p;
+		c->ocap = cap;
+	}
+	memcpy(c->obuf + c->olen, data, len);
+	c->olen += len;
+	return (ssize_t)len;
+}
+
+/* nghttp2_session_send, then one write of what it produced. */
+static int session_send(struct grpc_client *c)
+{
+	int rc = nghttp2_session_send(c->session);
+	if (obuf_flush(c) < 0 && rc == 0)
+		rc = NGHTTP2_ERR_CALLBACK_FAILURE;
+	return rc;
 }
 
 static ssize_t data_read_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t length,
@@ -424,6 +470,7 @@ static void conn_close(struct grpc_client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	c->olen = c->ooff = 0; /* bytes for the old connection */
 }
 
 static int conn_open(struct grpc_client *c, ocid_error **err)
@@ -479,7 +526,7 @@ static int conn_open(struct grpc_client *c, ocid_error **err)
 		rc = nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
 							   (int32_t)(GRPC_CLIENT_MAX_RECV * 2));
 	if (rc == 0)
-		rc = nghttp2_session_send(c->session); /* preface; may only be queued */
+		rc = session_send(c); /* preface; may only be queued */
 	if (rc != 0) {
 		c->broken = true;
 		return err_set(err, GRPC_UNAVAILABLE, "connect unix://%s: %s", c->sock_path,
@@ -509,6 +556,7 @@ void grpc_client_free(struct grpc_client *c)
 		return;
 	conn_close(c);
 	call_reset(&c->call);
+	free(c->obuf);
 	free(c->sock_path);
 	free(c);
 }
@@ -531,7 +579,7 @@ static int conn_error(struct grpc_client *c, int rc, ocid_error **err)
 /* Best effort: pushes out what is queued (RST_STREAM, WINDOW_UPDATE) without waiting. */
 static void flush_nowait(struct grpc_client *c)
 {
-	if (c->session && !c->broken && nghttp2_session_send(c->session) != 0)
+	if (c->session && !c->broken && session_send(c) != 0)
 		c->broken = true;
 }
 
@@ -545,7 +593,7 @@ static int pump(struct grpc_client *c, int64_t deadline, int64_t timeout_ns, oci
 		if (k->closed || k->failed || k->stopped)
 			break;
 		c->send_blocked = false;
-		int rc = nghttp2_session_send(c->session);
+		int rc = session_send(c);
 		if (rc != 0)
 			return conn_error(c, rc, err);
 		if (k->closed || k->failed || k->stopped)
