@@ -592,7 +592,10 @@ void spec_result_free(struct spec_result *r)
 
 char *spec_dumps(const json_t *config, ocid_error **err)
 {
-	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER;
+	/* compact: runc reads it, people read it through `jq` or the verbose
+	 * status; indenting the seccomp profile's hundreds of names cost CPU on
+	 * every create for no reader */
+	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
 	json_t *rl = json_object_get(json_object_get(config, "process"), "rlimits");
 	bool unlimited = false;
 	size_t i;

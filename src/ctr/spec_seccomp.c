@@ -16,6 +16,7 @@
 #include "ctr/spec_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -282,9 +283,8 @@ static bool rule_applies(const struct sc_rule *r, unsigned arch_bit, int kernel,
 	return true;
 }
 
-json_t *spec_seccomp_default(const struct spec_host *host, uint64_t caps)
+static json_t *build_default(const struct arch_info *a, int kernel, uint64_t caps)
 {
-	const struct arch_info *a = arch_find(host->arch);
 	unsigned bit = a ? a->bit : 0;
 	json_t *s = json_object();
 	spec_json_set(s, "defaultAction", json_string("SCMP_ACT_ERRNO"));
@@ -293,7 +293,7 @@ json_t *spec_seccomp_default(const struct spec_host *host, uint64_t caps)
 	json_t *calls = json_array();
 	for (size_t i = 0; i < sizeof(default_rules) / sizeof(default_rules[0]); i++) {
 		const struct sc_rule *r = &default_rules[i];
-		if (!rule_applies(r, bit, host->kernel_version, caps))
+		if (!rule_applies(r, bit, kernel, caps))
 			continue;
 		json_t *e = json_object();
 		json_t *names = json_array();
@@ -320,6 +320,44 @@ json_t *spec_seccomp_default(const struct spec_host *host, uint64_t caps)
 	}
 	spec_json_set(s, "syscalls", calls);
 	return s;
+}
+
+/* The profile depends only on the architecture, the kernel and the
+ * capabilities, and containers of a cluster share a few sets of those: each
+ * profile is built once and shared (read-only; jansson's reference counts
+ * are atomic and encoding does not modify a value). */
+struct default_cache_entry {
+	const struct arch_info *arch;
+	int kernel;
+	uint64_t caps;
+	json_t *profile;
+};
+#define DEFAULT_CACHE_SIZE 8
+static struct default_cache_entry default_cache[DEFAULT_CACHE_SIZE];
+static size_t default_cache_next;
+static pthread_mutex_t default_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+json_t *spec_seccomp_default(const struct spec_host *host, uint64_t caps)
+{
+	const struct arch_info *a = arch_find(host->arch);
+	pthread_mutex_lock(&default_cache_mu);
+	for (size_t i = 0; i < DEFAULT_CACHE_SIZE; i++) {
+		struct default_cache_entry *e = &default_cache[i];
+		if (e->profile && e->arch == a && e->kernel == host->kernel_version && e->caps == caps) {
+			json_t *p = json_incref(e->profile);
+			pthread_mutex_unlock(&default_cache_mu);
+			return p;
+		}
+	}
+	pthread_mutex_unlock(&default_cache_mu);
+	json_t *p = build_default(a, host->kernel_version, caps);
+	pthread_mutex_lock(&default_cache_mu);
+	struct default_cache_entry *e = &default_cache[default_cache_next++ % DEFAULT_CACHE_SIZE];
+	json_decref(e->profile);
+	*e = (struct default_cache_entry){.arch = a, .kernel = host->kernel_version, .caps = caps,
+					  .profile = json_incref(p)};
+	pthread_mutex_unlock(&default_cache_mu);
+	return p;
 }
 
 /* ---- profile files ---- */

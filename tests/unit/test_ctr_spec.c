@@ -1102,6 +1102,16 @@ static void test_seccomp_default(void **state)
 	assert_string_equal(syscall_action(sc, "arch_prctl"), "default");
 	assert_string_equal(syscall_action(sc, "set_tls"), "allow");
 	assert_string_equal(syscall_action(sc, "ptrace"), "default");
+
+	/* built once per architecture, kernel and capabilities, then shared */
+	json_t *again = spec_seccomp_default(&host, 0);
+	assert_ptr_equal(again, sc);
+	json_t *other = spec_seccomp_default(&host, 1ull << 21 /* CAP_SYS_ADMIN */);
+	assert_ptr_not_equal(other, sc);
+	assert_string_equal(syscall_action(other, "mount"), "allow");
+	assert_string_equal(syscall_action(again, "mount"), "default");
+	json_decref(other);
+	json_decref(again);
 	json_decref(sc);
 }
 
@@ -1462,7 +1472,7 @@ static void test_rlimits_and_text(void **state)
 	ocid_error *err = NULL;
 	char *text = spec_dumps(s, &err);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "\"hard\": 18446744073709551615"));
+	assert_non_null(strstr(text, "\"hard\":18446744073709551615"));
 	assert_non_null(strstr(text, "\"K=18446744073709551615\""));
 	assert_null(strstr(text, "ocid-rlimit-infinity-0"));
 	assert_int_equal(text[strlen(text) - 1], '\n');
