@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "client/duration.h"
 #include "grpc/wire.h"
 #include "util/cleanup.h"
+#include "util/outbuf.h"
 
 /* Raw calls keep every response byte; this bounds a misbehaving server. */
 #define RAW_BODY_CAP (4u * GRPC_CLIENT_MAX_RECV)
@@ -72,9 +74,7 @@ struct grpc_client {
 	bool goaway_seen;
 	bool send_blocked;
 	int io_errno;
-	/* Frames gathered by send_cb, written with one send() per round. */
-	uint8_t *obuf;
-	size_t olen, ooff, ocap;
+	struct outbuf out; /* frames gathered by send_cb, one send() per round */
 	struct call call;
 };
 
@@ -265,21 +265,13 @@ static void scan_messages(struct grpc_client *c)
  * full (send_blocked), -1 on an error (io_errno). */
 static int obuf_flush(struct grpc_client *c)
 {
-	while (c->ooff < c->olen) {
-		ssize_t n = send(c->fd, c->obuf + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				c->send_blocked = true;
-				return 0;
-			}
-			c->io_errno = errno;
-			return -1;
-		}
-		c->ooff += (size_t)n;
+	int rc = outbuf_send(&c->out, c->fd, MSG_NOSIGNAL);
+	if (rc < 0) {
+		c->io_errno = errno;
+		return -1;
 	}
-	c->ooff = c->olen = 0;
+	if (rc == 1)
+		c->send_blocked = true;
 	return 0;
 }
 
@@ -292,26 +284,14 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
 	(void)s;
 	(void)flags;
 	struct grpc_client *c = ud;
-	if (c->olen - c->ooff >= OBUF_MAX) {
+	if (outbuf_pending(&c->out) >= OBUF_MAX) {
 		if (obuf_flush(c) < 0)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		if (c->olen - c->ooff >= OBUF_MAX)
+		if (outbuf_pending(&c->out) >= OBUF_MAX)
 			return NGHTTP2_ERR_WOULDBLOCK;
 	}
-	if (c->ooff > 0 && c->ooff == c->olen)
-		c->ooff = c->olen = 0;
-	if (c->olen + len > c->ocap) {
-		size_t cap = c->ocap ? c->ocap : 16384;
-		while (cap < c->olen + len)
-			cap *= 2;
-		uint8_t *p = realloc(c->obuf, cap);
-		if (p == NULL)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		c->obuf = p;
-		c->ocap = cap;
-	}
-	memcpy(c->obuf + c->olen, data, len);
-	c->olen += len;
+	if (!outbuf_append(&c->out, data, len))
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	return (ssize_t)len;
 }
 
@@ -470,7 +450,7 @@ static void conn_close(struct grpc_client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
-	c->olen = c->ooff = 0; /* bytes for the old connection */
+	outbuf_reset(&c->out, SIZE_MAX); /* bytes for the old connection */
 }
 
 static int conn_open(struct grpc_client *c, ocid_error **err)
@@ -556,7 +536,7 @@ void grpc_client_free(struct grpc_client *c)
 		return;
 	conn_close(c);
 	call_reset(&c->call);
-	free(c->obuf);
+	outbuf_free(&c->out);
 	free(c->sock_path);
 	free(c);
 }

@@ -662,9 +662,7 @@ void conn_close(struct conn *c, const char *why)
 	c->fd = -1;
 	nghttp2_session_del(c->session);
 	c->session = NULL;
-	free(c->wbuf);
-	c->wbuf = NULL;
-	c->wlen = c->woff = c->wcap = 0;
+	outbuf_free(&c->out);
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -725,23 +723,6 @@ void conn_handle_events(struct conn *c, uint32_t events)
 		server_mark_dirty(c->srv, c);
 }
 
-static bool wbuf_append(struct conn *c, const uint8_t *p, size_t n)
-{
-	if (c->wlen + n > c->wcap) {
-		size_t cap = c->wcap ? c->wcap : 16384;
-		while (cap < c->wlen + n)
-			cap *= 2;
-		uint8_t *b = realloc(c->wbuf, cap);
-		if (b == NULL)
-			return false;
-		c->wbuf = b;
-		c->wcap = cap;
-	}
-	memcpy(c->wbuf + c->wlen, p, n);
-	c->wlen += n;
-	return true;
-}
-
 /* While the socket will not take our output, stop reading input too: a
  * client that sends requests without reading replies gets no further. */
 static void set_epollout(struct conn *c, bool on)
@@ -772,27 +753,19 @@ void conn_flush(struct conn *c)
 	if (c->closed)
 		return;
 	for (;;) {
-		while (c->woff < c->wlen) {
-			ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN) {
-					set_epollout(c, true);
-					wake_senders(c);
-					return;
-				}
-				if (errno != EPIPE && errno != ECONNRESET)
-					log_warn("write to client failed", "conn=%u error=\"%s\"", c->id,
-						 strerror(errno));
-				conn_close(c, "write error");
-				return;
-			}
-			c->woff += (size_t)n;
+		int sent = outbuf_send(&c->out, c->fd, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent == 1) {
+			set_epollout(c, true);
+			wake_senders(c);
+			return;
 		}
-		c->woff = c->wlen = 0;
-		while (c->wlen < WBUF_TARGET) {
+		if (sent < 0) {
+			if (errno != EPIPE && errno != ECONNRESET)
+				log_warn("write to client failed", "conn=%u error=\"%s\"", c->id, strerror(errno));
+			conn_close(c, "write error");
+			return;
+		}
+		while (c->out.len < WBUF_TARGET) {
 			const uint8_t *p;
 			ssize_t n = nghttp2_session_mem_send(c->session, &p);
 			if (n < 0) {
@@ -803,21 +776,17 @@ void conn_flush(struct conn *c)
 			}
 			if (n == 0)
 				break;
-			if (!wbuf_append(c, p, (size_t)n)) {
+			if (!outbuf_append(&c->out, p, (size_t)n)) {
 				log_warn("out of memory for connection output", "conn=%u", c->id);
 				conn_close(c, "out of memory");
 				return;
 			}
 		}
-		if (c->wlen == 0)
+		if (c->out.len == 0)
 			break;
 	}
 	set_epollout(c, false);
-	if (c->wcap > 4 * WBUF_TARGET) {
-		free(c->wbuf);
-		c->wbuf = NULL;
-		c->wcap = 0;
-	}
+	outbuf_reset(&c->out, 4 * WBUF_TARGET);
 	if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) {
 		conn_close(c, c->goaway ? "shutdown" : "session finished");
 		return;

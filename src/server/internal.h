@@ -21,6 +21,7 @@
 #include "server/rpc.h"
 #include "server/server.h"
 #include "util/err.h"
+#include "util/outbuf.h"
 
 #define SERVER_MAX_CONNS 1024
 #define SERVER_WORKER_STACK (512u * 1024u)
@@ -56,8 +57,7 @@ struct conn {
 	/* Loop thread only. */
 	int fd;
 	nghttp2_session *session;
-	uint8_t *wbuf; /* framed bytes that the socket did not take yet */
-	size_t wlen, woff, wcap;
+	struct outbuf out; /* framed bytes that the socket did not take yet */
 	bool epollout;
 	bool closed;
 	bool dirty;
