@@ -4,8 +4,10 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
+
+#include "util/lazylib.h"
 
 #define CURL_LAZY_SONAME "libcurl.so.4"
 
@@ -14,29 +16,19 @@ struct curl_lazy_table curl_lazy;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[512]; /* empty: loaded */
 
+static const struct lazylib_sym syms[] = {
+#define CURL_LAZY_SYM(name) {#name, offsetof(struct curl_lazy_table, name)},
+	CURL_LAZY_FUNCS(CURL_LAZY_SYM)
+#undef CURL_LAZY_SYM
+};
+
 static void load(void)
 {
-	void *h = dlopen(CURL_LAZY_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		const char *e = dlerror();
-		snprintf(load_error, sizeof(load_error), "cannot load " CURL_LAZY_SONAME ": %s",
-			 e ? e : "unknown error");
-		return;
-	}
 	struct curl_lazy_table t;
-	void *sym;
-#define CURL_LAZY_RESOLVE(name) \
-	sym = dlsym(h, #name); \
-	if (sym == NULL) { \
-		const char *e = dlerror(); \
-		snprintf(load_error, sizeof(load_error), "cannot load " CURL_LAZY_SONAME ": %s", \
-			 e ? e : "missing " #name); \
-		dlclose(h); \
-		return; \
-	} \
-	memcpy(&t.name, &sym, sizeof(sym));
-	CURL_LAZY_FUNCS(CURL_LAZY_RESOLVE)
-#undef CURL_LAZY_RESOLVE
+	void *h = lazylib_open(CURL_LAZY_SONAME, syms, sizeof(syms) / sizeof(syms[0]), &t, load_error,
+			       sizeof(load_error));
+	if (h == NULL)
+		return;
 	CURLcode rc = t.curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
 		snprintf(load_error, sizeof(load_error), "curl_global_init: %s", t.curl_easy_strerror(rc));

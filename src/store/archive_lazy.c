@@ -2,10 +2,11 @@
 #define ARCHIVE_LAZY_IMPL
 #include "store/archive_lazy.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
+
+#include "util/lazylib.h"
 
 #define ARCHIVE_LAZY_SONAME "libarchive.so.13"
 
@@ -14,29 +15,19 @@ struct archive_lazy_table archive_lazy;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[512]; /* empty: loaded */
 
+static const struct lazylib_sym syms[] = {
+#define ARCHIVE_LAZY_SYM(name) {#name, offsetof(struct archive_lazy_table, name)},
+	ARCHIVE_LAZY_FUNCS(ARCHIVE_LAZY_SYM)
+#undef ARCHIVE_LAZY_SYM
+};
+
 static void load(void)
 {
-	void *h = dlopen(ARCHIVE_LAZY_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		const char *e = dlerror();
-		snprintf(load_error, sizeof(load_error), "cannot load " ARCHIVE_LAZY_SONAME ": %s",
-			 e ? e : "unknown error");
-		return;
-	}
 	struct archive_lazy_table t;
-	void *sym;
-#define ARCHIVE_LAZY_RESOLVE(name) \
-	sym = dlsym(h, #name); \
-	if (sym == NULL) { \
-		const char *e = dlerror(); \
-		snprintf(load_error, sizeof(load_error), "cannot load " ARCHIVE_LAZY_SONAME ": %s", \
-			 e ? e : "missing " #name); \
-		dlclose(h); \
-		return; \
-	} \
-	memcpy(&t.name, &sym, sizeof(sym));
-	ARCHIVE_LAZY_FUNCS(ARCHIVE_LAZY_RESOLVE)
-#undef ARCHIVE_LAZY_RESOLVE
+	void *h = lazylib_open(ARCHIVE_LAZY_SONAME, syms, sizeof(syms) / sizeof(syms[0]), &t, load_error,
+			       sizeof(load_error));
+	if (h == NULL)
+		return;
 	archive_lazy = t;
 }
 
