@@ -1,6 +1,6 @@
 /* One client connection: an nghttp2 server session fed from a non-blocking
  * unix socket, gRPC request validation per stream, and response framing.
- * Everything here runs on the loop thread. */
+ * Everything here runs with the server's loop_mu held (internal.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,14 +520,25 @@ static void dispatch(struct conn *c, struct rpc_call *call)
 		call->is_stream = true;
 		c->n_streaming++;
 	} else if (call->route->run_on_loop) {
-		/* Constant-time handlers skip the two thread hand-offs; the reply
-		 * goes through the ready list like any other. */
+		/* Constant-time handlers skip the thread hand-offs; the reply is
+		 * delivered at once (server_ready_push) and sent with this turn's
+		 * output. */
 		call->state = CALL_DISPATCHED;
+		call->on_poller = true;
+		call_ref(call);
 		call_ref(call);
 		call_execute(call);
+		call->on_poller = false;
+		call_unref(call);
 	} else {
 		call->state = CALL_DISPATCHED;
-		workers_submit(srv->workers, call);
+		if (srv->run_next == NULL) {
+			/* may run on this thread at the end of the turn */
+			call_ref(call);
+			srv->run_next = call;
+		} else {
+			workers_submit(srv->workers, call);
+		}
 	}
 }
 

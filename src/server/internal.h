@@ -1,10 +1,19 @@
 /* Internals shared by the server's files. Nothing here is for other modules.
  *
- * Threads: the loop thread (server_run) owns every fd and every nghttp2
- * session. Workers run handlers. The two meet in three places only:
- *   - the job queue (workers.c): loop -> worker, one rpc_call per job;
- *   - the ready list (server.c): worker -> loop, an rpc_call whose worker side
- *     has news (queued messages or its final status), signalled by an eventfd;
+ * Threads: one thread at a time is the poller (server_poll): it waits in
+ * epoll and handles what comes, holding srv->loop_mu whenever it is not
+ * waiting. Every fd, every nghttp2 session and every field marked "loop" is
+ * touched only with loop_mu held. Any pool thread can be the poller: when a
+ * turn dispatches a unary call and a pool thread is idle, the poller hands
+ * the role to it and runs the call itself, so the request does not wait for
+ * another thread to be scheduled. A worker that finishes a call delivers the
+ * reply itself when loop_mu is free (the poller is waiting), so the reply
+ * does not wait for the poller to be scheduled either.
+ * Threads meet in these places:
+ *   - loop_mu: the poller's state, taken by workers to deliver replies;
+ *   - the job queue and the poller vacancy (workers.c);
+ *   - the ready list (server.c): worker -> poller when loop_mu was busy, an
+ *     rpc_call whose worker side has news, signalled by an eventfd;
  *   - the rpc_call's mutex/condvar: cancellation and send flow control.
  * Fields are grouped below by who may touch them. */
 #ifndef OCID_SERVER_INTERNAL_H
@@ -54,7 +63,7 @@ struct conn {
 	 * Workers add (rpc_call_send), the loop subtracts. */
 	atomic_size_t buffered;
 
-	/* Loop thread only. */
+	/* Loop (under srv->loop_mu). */
 	int fd;
 	nghttp2_session *session;
 	struct outbuf out; /* framed bytes that the socket did not take yet */
@@ -92,7 +101,7 @@ struct rpc_call {
 	size_t body_len, body_cap;
 	size_t body_accounted; /* bytes of body counted in conn->buffered */
 
-	/* Loop thread only. */
+	/* Loop (under srv->loop_mu). */
 	enum call_state state;
 	bool attached;       /* tied to an open nghttp2 stream */
 	bool prefix_checked; /* first message prefix validated */
@@ -120,6 +129,7 @@ struct rpc_call {
 	int done_code;
 	char *done_msg;
 	bool in_ready;  /* on srv's ready list (or about to be) */
+	bool on_poller; /* run inline by the poller, which holds loop_mu */
 	atomic_bool send_blocked;
 
 	struct rpc_call *ready_next; /* under srv->ready_mu */
@@ -151,7 +161,8 @@ struct server {
 	nghttp2_session_callbacks *h2_callbacks;
 	nghttp2_option *h2_option;
 
-	/* Loop thread only. */
+	/* The poller's state: under loop_mu. */
+	pthread_mutex_t loop_mu;
 	struct conn *conns;
 	struct conn *closed; /* freed at the end of the loop iteration */
 	struct conn *dirty;
@@ -163,6 +174,12 @@ struct server {
 	int64_t grace_deadline;
 	int64_t accept_paused_until;
 	uint8_t *rbuf;
+	/* A unary call dispatched in this turn that the poller may run itself
+	 * (holds a ref). */
+	struct rpc_call *run_next;
+
+	/* server_stats counters */
+	atomic_ulong calls_on_poller, calls_queued, replies_direct, replies_via_loop;
 
 	/* Worker -> loop. */
 	pthread_mutex_t ready_mu;
@@ -190,9 +207,14 @@ int call_pack(struct rpc_call *call, const ProtobufCMessage *msg, struct outmsg 
 	      ocid_error **err);
 
 /* server.c */
-/* Worker side: hands the call to the loop (takes a ref). Called once per
- * false->true transition of call->in_ready. */
+/* Worker side: hands the call's news to the loop, delivering it at once when
+ * loop_mu is free, else through the ready list (takes a ref). Called once
+ * per false->true transition of call->in_ready, without loop_mu held. */
 void server_ready_push(struct server *srv, struct rpc_call *call);
+/* Polls until the loop ends (returns 0, or -1 with *err) or until this
+ * thread handed the poller role on to run a call itself (returns 1, *run
+ * holds a ref for call_execute). Called by whoever holds the role. */
+int server_poll(struct server *srv, struct rpc_call **run, ocid_error **err);
 void server_mark_dirty(struct server *srv, struct conn *c);
 void heap_add(struct server *srv, struct rpc_call *call);
 void heap_remove(struct server *srv, struct rpc_call *call);
@@ -217,6 +239,16 @@ int workers_new(struct server *srv, unsigned n, unsigned max_streaming,
 		struct workers **out, ocid_error **err);
 /* Queues a unary call (takes a ref). */
 void workers_submit(struct workers *w, struct rpc_call *call);
+/* The poller asks to give its role to an idle pool thread: true when one
+ * will take it (the caller then stops polling). */
+bool workers_hand_off_poll(struct workers *w);
+/* The loop has ended (rc and err from server_poll, err taken): the thread
+ * in workers_serve_until_loop_end returns. */
+void workers_loop_ended(struct workers *w, int rc, ocid_error *err);
+/* The caller of server_run, after handing the poller role on: serves as a
+ * pool thread until the loop ends (on whichever thread polls last), then
+ * returns the loop's result. */
+int workers_serve_until_loop_end(struct workers *w, ocid_error **err);
 /* Starts a dedicated thread (takes a ref). -1 when at max_streaming. */
 int workers_start_stream(struct workers *w, struct rpc_call *call);
 /* Stops and joins the pool; waits for streaming threads; drops queued jobs. */

@@ -1,5 +1,6 @@
 /* The event loop: epoll over the listening socket, a signalfd, an eventfd for
- * worker completions and every connection; deadline timers; shutdown. */
+ * worker completions and every connection; deadline timers; shutdown. Run
+ * by whichever thread holds the poller role (internal.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,8 +23,37 @@
 
 /* ---- ready list: workers -> loop ---- */
 
+static void flush_dirty(struct server *srv);
+
+static void wake_poller(struct server *srv)
+{
+	uint64_t one = 1;
+	while (write(srv->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 void server_ready_push(struct server *srv, struct rpc_call *call)
 {
+	if (call->on_poller) { /* this thread holds loop_mu */
+		conn_deliver(call);
+		atomic_fetch_add_explicit(&srv->replies_direct, 1, memory_order_relaxed);
+		return;
+	}
+	/* The poller is waiting in epoll (or between turns): deliver and send
+	 * now, instead of waking it and waiting for it to be scheduled. */
+	if (pthread_mutex_trylock(&srv->loop_mu) == 0) {
+		conn_deliver(call);
+		flush_dirty(srv);
+		/* A connection closed here is freed by the poller; a shutdown
+		 * may now be complete. */
+		bool wake = srv->closed != NULL || srv->shutting_down;
+		pthread_mutex_unlock(&srv->loop_mu);
+		atomic_fetch_add_explicit(&srv->replies_direct, 1, memory_order_relaxed);
+		if (wake)
+			wake_poller(srv);
+		return;
+	}
+	atomic_fetch_add_explicit(&srv->replies_via_loop, 1, memory_order_relaxed);
 	call_ref(call);
 	call->ready_next = NULL;
 	pthread_mutex_lock(&srv->ready_mu);
@@ -35,11 +65,8 @@ void server_ready_push(struct server *srv, struct rpc_call *call)
 	bool signal = !srv->ready_signalled;
 	srv->ready_signalled = true;
 	pthread_mutex_unlock(&srv->ready_mu);
-	if (signal) {
-		uint64_t one = 1;
-		while (write(srv->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-	}
+	if (signal)
+		wake_poller(srv);
 }
 
 static struct rpc_call *ready_take(struct server *srv)
@@ -316,19 +343,43 @@ static int loop_timeout_ms(struct server *srv, int64_t now)
 	return ms > 60000 ? 60000 : (int)ms;
 }
 
-int server_run(struct server *srv, ocid_error **err)
+/* The call this turn may run on the poller's thread: handed to the pool
+ * unless another thread takes the poller role. Under loop_mu. */
+static struct rpc_call *take_run_next(struct server *srv)
+{
+	struct rpc_call *call = srv->run_next;
+	if (call == NULL)
+		return NULL;
+	srv->run_next = NULL;
+	if (!srv->shutting_down && workers_hand_off_poll(srv->workers)) {
+		atomic_fetch_add_explicit(&srv->calls_on_poller, 1, memory_order_relaxed);
+		return call;
+	}
+	atomic_fetch_add_explicit(&srv->calls_queued, 1, memory_order_relaxed);
+	workers_submit(srv->workers, call);
+	call_unref(call);
+	return NULL;
+}
+
+int server_poll(struct server *srv, struct rpc_call **run, ocid_error **err)
 {
 	struct epoll_event events[MAX_EVENTS];
-	log_info("listening", "socket=%s", srv->socket_path);
+	*run = NULL;
+	pthread_mutex_lock(&srv->loop_mu);
 	for (;;) {
 		if (srv->shutting_down && srv->conns == NULL)
 			break;
 		int64_t now = mono_ns();
-		int n = epoll_wait(srv->epfd, events, MAX_EVENTS, loop_timeout_ms(srv, now));
+		int timeout = loop_timeout_ms(srv, now);
+		pthread_mutex_unlock(&srv->loop_mu);
+		int n = epoll_wait(srv->epfd, events, MAX_EVENTS, timeout);
+		int saved = errno;
+		pthread_mutex_lock(&srv->loop_mu);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (saved == EINTR)
 				continue;
-			return err_set_errno(err, GRPC_INTERNAL, errno, "epoll_wait");
+			pthread_mutex_unlock(&srv->loop_mu);
+			return err_set_errno(err, GRPC_INTERNAL, saved, "epoll_wait");
 		}
 		for (int i = 0; i < n; i++) {
 			struct ep_tag *tag = events[i].data.ptr;
@@ -358,12 +409,39 @@ int server_run(struct server *srv, ocid_error **err)
 		}
 		flush_dirty(srv);
 		reap_closed(srv);
+		*run = take_run_next(srv);
+		if (*run) {
+			pthread_mutex_unlock(&srv->loop_mu);
+			return 1;
+		}
 	}
 	/* Finish what workers report during the last moments. */
 	flush_dirty(srv);
 	reap_closed(srv);
+	pthread_mutex_unlock(&srv->loop_mu);
 	log_info("server stopped", NULL);
 	return 0;
+}
+
+int server_run(struct server *srv, ocid_error **err)
+{
+	log_info("listening", "socket=%s", srv->socket_path);
+	struct rpc_call *run;
+	int rc = server_poll(srv, &run, err);
+	if (rc <= 0)
+		return rc;
+	/* The role went to a pool thread: this one runs the call, then serves
+	 * with the pool until the loop ends. */
+	call_execute(run);
+	return workers_serve_until_loop_end(srv->workers, err);
+}
+
+void server_get_stats(struct server *srv, struct server_stats *out)
+{
+	out->calls_on_poller = atomic_load(&srv->calls_on_poller);
+	out->calls_queued = atomic_load(&srv->calls_queued);
+	out->replies_direct = atomic_load(&srv->replies_direct);
+	out->replies_via_loop = atomic_load(&srv->replies_via_loop);
 }
 
 /* ---- construction ---- */
@@ -402,6 +480,7 @@ int server_new(const struct server_options *opts, struct server **out, ocid_erro
 	srv->sig_tag.kind = EP_SIGNAL;
 	srv->wake_tag.kind = EP_WAKE;
 	pthread_mutex_init(&srv->ready_mu, NULL);
+	pthread_mutex_init(&srv->loop_mu, NULL);
 	pthread_condattr_init(&srv->condattr);
 	pthread_condattr_setclock(&srv->condattr, CLOCK_MONOTONIC);
 	srv->socket_path = strdup(opts->socket_path);
@@ -461,9 +540,15 @@ void server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	/* Connections left (server_run not called, or failed): drop them. */
+	pthread_mutex_lock(&srv->loop_mu);
 	while (srv->conns)
 		conn_abort(srv->conns);
 	reap_closed(srv);
+	if (srv->run_next) {
+		call_unref(srv->run_next);
+		srv->run_next = NULL;
+	}
+	pthread_mutex_unlock(&srv->loop_mu);
 	workers_free(srv->workers);
 	srv->workers = NULL;
 	/* Reports that arrived after the loop stopped. */
@@ -494,5 +579,6 @@ void server_free(struct server *srv)
 	free(srv->socket_path);
 	pthread_condattr_destroy(&srv->condattr);
 	pthread_mutex_destroy(&srv->ready_mu);
+	pthread_mutex_destroy(&srv->loop_mu);
 	free(srv);
 }

@@ -1,5 +1,7 @@
-/* The gRPC server: an epoll loop on the main thread that owns every socket
- * and nghttp2 session, and a small pool of worker threads running handlers. */
+/* The gRPC server: an epoll loop over every socket and nghttp2 session, and a
+ * small pool of worker threads running handlers. The loop runs on whichever
+ * thread holds the poller role (src/server/internal.h), starting with the
+ * caller of server_run. */
 #ifndef OCID_SERVER_SERVER_H
 #define OCID_SERVER_SERVER_H
 
@@ -30,5 +32,14 @@ int server_new(const struct server_options *opts, struct server **out, ocid_erro
  * in-flight calls finish up to the grace period, closes connections. */
 int server_run(struct server *srv, ocid_error **err);
 void server_free(struct server *srv);
+
+/* How calls were carried, since the start (for tests and the benchmark). */
+struct server_stats {
+	unsigned long calls_on_poller;   /* unary calls run by the thread that read them */
+	unsigned long calls_queued;      /* unary calls handed to the pool's queue */
+	unsigned long replies_direct;    /* worker news sent by the worker itself */
+	unsigned long replies_via_loop;  /* worker news left for the poller (it was busy) */
+};
+void server_get_stats(struct server *srv, struct server_stats *out);
 
 #endif

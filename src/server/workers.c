@@ -3,7 +3,8 @@
  * base; when every thread is busy (slow handlers: a StopContainer waits out
  * its grace period) extra threads are started, up to a limit, and leave after
  * they have been idle for a while, so a burst of slow calls never queues the
- * fast ones behind it. */
+ * fast ones behind it. An idle pool thread also takes the poller role when
+ * the poller hands it on (internal.h); that comes before queued jobs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,20 +26,43 @@ struct workers {
 	unsigned n_queued;  /* jobs not yet taken */
 	unsigned n_extra, max_extra; /* detached threads beyond the base */
 	unsigned n_streaming, max_streaming;
+	bool poll_vacant; /* the poller role waits for an idle thread */
+	bool loop_ended;
+	int loop_rc;
+	ocid_error *loop_err;
+	struct server *srv;
 	pthread_attr_t attr;
 };
 
 /* Extra threads leave after this long without work. */
 #define EXTRA_IDLE_NS (10LL * 1000000000LL)
 
-static void worker_loop(struct workers *w, bool extra)
+/* Polls until the role is handed on (then runs that call) or the loop ends. */
+static void take_poll(struct workers *w)
+{
+	struct rpc_call *run = NULL;
+	ocid_error *err = NULL;
+	int rc = server_poll(w->srv, &run, &err);
+	if (rc > 0)
+		call_execute(run);
+	else
+		workers_loop_ended(w, rc, err);
+}
+
+enum pool_role {
+	ROLE_BASE,  /* joined by workers_free */
+	ROLE_EXTRA, /* leaves after EXTRA_IDLE_NS without work */
+	ROLE_MAIN,  /* server_run's caller: leaves when the loop ends */
+};
+
+static void worker_loop(struct workers *w, enum pool_role role)
 {
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->head == NULL && !w->stop) {
+		while (w->head == NULL && !w->poll_vacant && !w->stop && !(role == ROLE_MAIN && w->loop_ended)) {
 			w->n_idle++;
 			int rc = 0;
-			if (extra) {
+			if (role == ROLE_EXTRA) {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
 				int64_t until = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + EXTRA_IDLE_NS;
@@ -49,11 +73,18 @@ static void worker_loop(struct workers *w, bool extra)
 				pthread_cond_wait(&w->cond, &w->mu);
 			}
 			w->n_idle--;
-			if (rc == ETIMEDOUT && w->head == NULL)
+			if (rc == ETIMEDOUT && w->head == NULL && !w->poll_vacant)
 				goto out;
 		}
-		if (w->stop)
+		if (w->stop || (role == ROLE_MAIN && w->loop_ended))
 			break;
+		if (w->poll_vacant) {
+			w->poll_vacant = false;
+			pthread_mutex_unlock(&w->mu);
+			take_poll(w);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
 		struct rpc_call *call = w->head;
 		w->head = call->job_next;
 		if (w->head == NULL)
@@ -65,7 +96,7 @@ static void worker_loop(struct workers *w, bool extra)
 		pthread_mutex_lock(&w->mu);
 	}
 out:
-	if (extra) {
+	if (role == ROLE_EXTRA) {
 		w->n_extra--;
 		pthread_cond_broadcast(&w->stream_cond);
 	}
@@ -75,14 +106,14 @@ out:
 static void *worker_main(void *arg)
 {
 	pthread_setname_np(pthread_self(), "ocid-worker"); /* top -H, perf */
-	worker_loop(arg, false);
+	worker_loop(arg, ROLE_BASE);
 	return NULL;
 }
 
 static void *extra_worker_main(void *arg)
 {
 	pthread_setname_np(pthread_self(), "ocid-worker+");
-	worker_loop(arg, true);
+	worker_loop(arg, ROLE_EXTRA);
 	return NULL;
 }
 
@@ -102,7 +133,6 @@ static void *stream_main(void *arg)
 int workers_new(struct server *srv, unsigned n, unsigned max_streaming, struct workers **out,
 		ocid_error **err)
 {
-	(void)srv;
 	struct workers *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return err_set(err, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -114,6 +144,7 @@ int workers_new(struct server *srv, unsigned n, unsigned max_streaming, struct w
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	pthread_cond_init(&w->stream_cond, NULL);
+	w->srv = srv;
 	pthread_attr_init(&w->attr);
 	pthread_attr_setstacksize(&w->attr, SERVER_WORKER_STACK);
 	w->max_streaming = max_streaming;
@@ -143,7 +174,7 @@ void workers_submit(struct workers *w, struct rpc_call *call)
 		w->head = call;
 	w->tail = call;
 	w->n_queued++;
-	bool grow = w->n_queued > w->n_idle && w->n_extra < w->max_extra && !w->stop;
+	bool grow = w->n_queued + w->poll_vacant > w->n_idle && w->n_extra < w->max_extra && !w->stop;
 	if (grow)
 		w->n_extra++;
 	pthread_cond_signal(&w->cond);
@@ -165,6 +196,44 @@ void workers_submit(struct workers *w, struct rpc_call *call)
 		pthread_cond_broadcast(&w->stream_cond);
 		pthread_mutex_unlock(&w->mu);
 	}
+}
+
+bool workers_hand_off_poll(struct workers *w)
+{
+	pthread_mutex_lock(&w->mu);
+	/* an idle thread that no queued job will take */
+	bool ok = !w->stop && !w->loop_ended && !w->poll_vacant && w->n_idle > w->n_queued;
+	if (ok) {
+		w->poll_vacant = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return ok;
+}
+
+void workers_loop_ended(struct workers *w, int rc, ocid_error *err)
+{
+	pthread_mutex_lock(&w->mu);
+	w->loop_ended = true;
+	w->loop_rc = rc;
+	w->loop_err = err;
+	pthread_cond_broadcast(&w->cond); /* server_run's thread, if it waits there */
+	pthread_mutex_unlock(&w->mu);
+}
+
+int workers_serve_until_loop_end(struct workers *w, ocid_error **err)
+{
+	worker_loop(w, ROLE_MAIN);
+	pthread_mutex_lock(&w->mu);
+	int rc = w->loop_rc;
+	ocid_error *e = w->loop_err;
+	w->loop_err = NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (rc < 0 && err && *err == NULL)
+		*err = e;
+	else
+		err_free(e);
+	return rc;
 }
 
 int workers_start_stream(struct workers *w, struct rpc_call *call)
@@ -224,6 +293,7 @@ void workers_free(struct workers *w)
 	}
 
 	pthread_attr_destroy(&w->attr);
+	err_free(w->loop_err);
 	pthread_cond_destroy(&w->stream_cond);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);

@@ -979,6 +979,85 @@ static void *load_thread(void *p)
 	return NULL;
 }
 
+/* A unary call is run by the thread that read it (the poller role passes to
+ * an idle pool thread), and its reply is sent by that thread while the new
+ * poller waits in epoll: no thread hand-off on either side. Afterwards the
+ * poller role sits on a pool thread, and SIGTERM must still end server_run
+ * (teardown checks it). */
+static void test_calls_run_where_read(void **state)
+{
+	struct fixture *f = *state;
+	f->opts.workers = 2;
+	start_server(f);
+	struct tclient tc;
+	assert_int_equal(tc_connect(&tc, f->sock), 0);
+	enum { N = 5 };
+	for (int i = 0; i < N; i++) {
+		struct tstream s;
+		/* 40 ms: the new poller is back in epoll_wait long before the
+		 * reply, so the worker finds the loop free */
+		call_simple(&tc, &s, SLOW_PATH, "40", NULL);
+		assert_int_equal(s.grpc_status, 0);
+		tstream_free(&s);
+	}
+	struct server_stats st;
+	server_get_stats(f->srv, &st);
+	/* one call at a time: an idle thread is always there to take the role */
+	assert_int_equal(st.calls_on_poller, N);
+	assert_int_equal(st.calls_queued, 0);
+	/* at most a rare one (a poller slow to reach epoll) goes the old way */
+	assert_true(st.replies_direct >= N - 1);
+	assert_int_equal(st.replies_direct + st.replies_via_loop, N);
+	/* Still answers, from whichever thread polls now. Version runs on the
+	 * poller (run_on_loop): its reply goes out with the same turn's output,
+	 * not through the ready list. */
+	struct tstream s;
+	call_simple(&tc, &s, VERSION_PATH, "again", NULL);
+	assert_int_equal(s.grpc_status, 0);
+	tstream_free(&s);
+	struct server_stats after;
+	server_get_stats(f->srv, &after);
+	assert_int_equal(after.replies_direct, st.replies_direct + 1);
+	assert_int_equal(after.replies_via_loop, st.replies_via_loop);
+	assert_int_equal(after.calls_on_poller, N);
+	tc_close(&tc);
+}
+
+/* With no idle thread to take the poller role, a call is queued and the
+ * poller keeps polling: one worker busy with a long call, the next call
+ * still runs (on an extra worker) and the poller still answers. */
+static void test_busy_pool_keeps_polling(void **state)
+{
+	struct fixture *f = *state;
+	f->opts.workers = 1;
+	start_server(f);
+	struct tclient tc;
+	assert_int_equal(tc_connect(&tc, f->sock), 0);
+	struct tstream a, b;
+	size_t len;
+	uint8_t *body = frame_version_request("800", &len);
+	tc_start(&tc, &a, SLOW_PATH, body, len, false, NULL);
+	int64_t until = now_ms() + 2000;
+	while (atomic_load(&slow_started) < 1 && now_ms() < until)
+		tc_pump(&tc, 5);
+	assert_int_equal(atomic_load(&slow_started), 1);
+	/* the first call runs on the thread that read it; the one pool thread
+	 * now polls, and has nobody to hand the role to */
+	int64_t t0 = now_ms();
+	call_simple(&tc, &b, SLOW_PATH, "10", NULL);
+	assert_int_equal(b.grpc_status, 0);
+	assert_true(now_ms() - t0 < 600); /* not behind the 800 ms call */
+	assert_true(tc_wait_closed(&tc, &a, 5000));
+	assert_int_equal(a.grpc_status, 0);
+	struct server_stats st;
+	server_get_stats(f->srv, &st);
+	assert_int_equal(st.calls_on_poller, 1);
+	assert_int_equal(st.calls_queued, 1);
+	tstream_free(&a);
+	tstream_free(&b);
+	tc_close(&tc);
+}
+
 static void test_many_concurrent(void **state)
 {
 	struct fixture *f = *state;
@@ -1165,6 +1244,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_stream_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup_running, teardown),
 		cmocka_unit_test_setup_teardown(test_many_concurrent, setup_running, teardown),
+		cmocka_unit_test_setup_teardown(test_calls_run_where_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_pool_keeps_polling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_grows_for_slow_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_graceful, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_grace_expiry, setup, teardown),
