@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cri/image_internal.h"
+#include "ctr/container.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -17,6 +18,10 @@ int cri_remove_image(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 	if (cri_image_find(svc, in->image, &rec, err) < 0)
 		return -1;
 	if (rec) {
+		/* containers removed a moment ago still hold their images until
+		 * their files are gone */
+		if (svc->containers)
+			ctr_finish_removals(svc->containers);
 		bool removed = false;
 		int rc = store_remove_image(svc->store, rec->id, &removed, err);
 		if (rc == 0 && removed)

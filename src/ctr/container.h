@@ -103,10 +103,17 @@ int ctr_start(struct ctr_mgr *m, const char *id, ocid_error **err);
  * timeout_s (<= 0: at once). Idempotent; an unknown id is NOT_FOUND. */
 int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, ocid_error **err);
 
-/* RemoveContainer: stops it if needed, deletes it in the runtime, unmounts,
- * removes its directories, record, name and image hold. Idempotent; an
- * unknown id succeeds. */
+/* RemoveContainer: stops it if needed, deletes it in the runtime, removes
+ * its record and name; its rootfs, directories and image hold go right
+ * after, in the background (dir_pool_defer). Idempotent; an unknown id
+ * succeeds. */
 int ctr_remove(struct ctr_mgr *m, const char *id, ocid_error **err);
+
+/* Finishes what removed containers left to do after their call returned
+ * (unmounting their rootfs, deleting their files, releasing their images):
+ * before an image is removed, so a container just removed does not hold
+ * it. */
+void ctr_finish_removals(struct ctr_mgr *m);
 
 /* ---- reading ---- */
 

@@ -46,6 +46,7 @@ int ctr_start(struct ctr_mgr *m, const char *id, ocid_error **err)
 	if (ctr_get(m, id, &c, err) < 0)
 		return -1;
 	int rc = -1;
+	dir_pool_busy(m->pool, true);
 	pthread_mutex_lock(&c->op_lock);
 	pthread_mutex_lock(&m->mu);
 	enum ctr_row_state st = c->state;
@@ -81,6 +82,7 @@ int ctr_start(struct ctr_mgr *m, const char *id, ocid_error **err)
 	rc = 0;
 out:
 	pthread_mutex_unlock(&c->op_lock);
+	dir_pool_busy(m->pool, false);
 	container_unref(c);
 	return rc;
 }
@@ -114,14 +116,35 @@ int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, ocid_error **
 	struct container *c;
 	if (ctr_get(m, id, &c, err) < 0)
 		return -1;
+	dir_pool_busy(m->pool, true); /* deferred teardowns wait: see dir_pool.h */
 	int rc = stop_container(m, c, timeout_s, err);
+	dir_pool_busy(m->pool, false);
 	container_unref(c);
 	return rc;
 }
 
 /* ---- remove ---- */
 
-static int remove_container(struct ctr_mgr *m, struct container *c, ocid_error **err)
+struct removed_files {
+	struct ctr_mgr *m;
+	struct container *c; /* a ref */
+};
+
+/* A removed container's rootfs, bundle and directory, then its image hold:
+ * on the pool's thread once ocid is quiet. If ocid dies first, the next
+ * start sweeps what no record names (container_restore.c). */
+static void remove_files_later(void *arg)
+{
+	struct removed_files *r = arg;
+	ctr_teardown_files(r->m, r->c, false);
+	store_image_release(r->m->store, r->c->image_id);
+	container_unref(r->c);
+	free(r);
+}
+
+/* defer_files: the rootfs, bundle and directory go after the call returns
+ * (RemoveContainer); a pod's removal takes them at once. */
+static int remove_container(struct ctr_mgr *m, struct container *c, bool defer_files, ocid_error **err)
 {
 	pthread_mutex_lock(&c->op_lock);
 	pthread_mutex_lock(&m->mu);
@@ -144,25 +167,33 @@ static int remove_container(struct ctr_mgr *m, struct container *c, ocid_error *
 	if (ctr_runtime_remove(m->rt, &ref, err) < 0)
 		goto fail;
 	int64_t t_rt = spawn_now_ns();
-	if (rootfs_umount(c->rootfs, err) < 0)
-		goto fail;
-	int64_t t_umount = spawn_now_ns();
-	if (fs_remove_all(c->bundle, err) < 0 || dir_pool_discard(m->pool, c->dir, err) < 0)
-		goto fail;
-	int64_t t_rm = spawn_now_ns();
+	if (!defer_files) {
+		if (rootfs_umount(c->rootfs, err) < 0)
+			goto fail;
+		if (fs_remove_all(c->bundle, err) < 0 || dir_pool_discard(m->pool, c->dir, err) < 0)
+			goto fail;
+	}
+	int64_t t_files = spawn_now_ns();
+	/* The record goes last: until then a failed removal can be retried. */
 	if (ctr_db_delete(m, c->id, err) < 0)
 		goto fail;
-	log_debug("container remove steps", "container=%s stop_ms=%.2f runtime_ms=%.2f umount_ms=%.2f rm_ms=%.2f "
-		  "record_ms=%.2f", c->id, (double)(t_stop - t0) / 1e6, (double)(t_rt - t_stop) / 1e6,
-		  (double)(t_umount - t_rt) / 1e6, (double)(t_rm - t_umount) / 1e6,
-		  (double)(spawn_now_ns() - t_rm) / 1e6);
+	log_debug("container remove steps", "container=%s stop_ms=%.2f runtime_ms=%.2f files_ms=%.2f record_ms=%.2f "
+		  "files=%s", c->id, (double)(t_stop - t0) / 1e6, (double)(t_rt - t_stop) / 1e6,
+		  (double)(t_files - t_rt) / 1e6, (double)(spawn_now_ns() - t_files) / 1e6,
+		  defer_files ? "deferred" : "removed");
 
 	pthread_mutex_lock(&m->mu);
 	c->removed = true;
 	ctr_release_locked(m, c->reservation, c->id);
 	ctr_index_del_locked(m, c);
 	pthread_mutex_unlock(&m->mu);
-	store_image_release(m->store, c->image_id);
+	if (defer_files) {
+		struct removed_files *r = xmalloc(sizeof(*r));
+		*r = (struct removed_files){.m = m, .c = container_ref(c)};
+		dir_pool_defer(m->pool, remove_files_later, r);
+	} else {
+		store_image_release(m->store, c->image_id);
+	}
 	dir_pool_busy(m->pool, false);
 	pthread_mutex_unlock(&c->op_lock);
 	log_info("container removed", "container=%s ms=%.1f", c->id, (double)(spawn_now_ns() - t0) / 1e6);
@@ -191,9 +222,14 @@ int ctr_remove(struct ctr_mgr *m, const char *id, ocid_error **err)
 			err_free(e);
 		return -1;
 	}
-	int rc = remove_container(m, c, err);
+	int rc = remove_container(m, c, true, err);
 	container_unref(c);
 	return rc;
+}
+
+void ctr_finish_removals(struct ctr_mgr *m)
+{
+	dir_pool_flush(m->pool);
 }
 
 /* ---- pod hooks ---- */
@@ -237,7 +273,7 @@ static int hook_remove(void *arg, struct sandbox *sb, ocid_error **err)
 	struct container **v = pod_containers(m, sandbox_id(sb), &n);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (rc == 0 && remove_container(m, v[i], err) < 0)
+		if (rc == 0 && remove_container(m, v[i], false, err) < 0)
 			rc = -1;
 		container_unref(v[i]);
 	}

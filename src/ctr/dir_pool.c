@@ -1,4 +1,5 @@
-/* Container directories made ahead and deleted behind (dir_pool.h). */
+/* Container directories made ahead and deleted behind, and deferred
+ * teardowns (dir_pool.h). */
 #include "ctr/dir_pool.h"
 
 #include <dirent.h>
@@ -28,6 +29,13 @@
 /* After failing to make a directory (disk full?), wait before trying again. */
 #define POOL_RETRY_NS (10 * 1000000000LL)
 
+struct pool_job {
+	struct pool_job *next;
+	void (*fn)(void *arg);
+	void *arg;
+	int64_t queued_at; /* CLOCK_MONOTONIC ns */
+};
+
 struct dir_pool {
 	char *base, *ready_dir, *trash_dir;
 	size_t spares;
@@ -36,7 +44,7 @@ struct dir_pool {
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* to the thread: work, busy over, stop */
-	pthread_cond_t idle; /* from the thread: nothing left to do */
+	pthread_cond_t idle; /* from the thread: nothing left to do; a job done */
 	/* under mu */
 	uint64_t *ready; /* sequence numbers of ready/<n>, a stack */
 	size_t n_ready, cap_ready;
@@ -46,6 +54,8 @@ struct dir_pool {
 	int64_t quiet_from;    /* CLOCK_MONOTONIC ns: the thread may work from then on */
 	int64_t make_retry_at; /* no new directory is made before then */
 	int64_t deferred_from; /* when work first waited for quiet; 0 = none waits */
+	struct pool_job *jobs, *jobs_tail; /* dir_pool_defer, oldest first */
+	int jobs_running;                  /* taken by the thread, not finished */
 	bool working, stop;
 };
 
@@ -72,7 +82,25 @@ static bool want_make(const struct dir_pool *p, int64_t now)
 
 static bool has_work(const struct dir_pool *p, int64_t now)
 {
-	return want_make(p, now) || p->n_trash > 0;
+	return p->jobs != NULL || want_make(p, now) || p->n_trash > 0;
+}
+
+/* Under mu: a deferred job has waited its longest, busy or not. */
+static bool job_overdue(const struct dir_pool *p, int64_t now)
+{
+	return p->jobs != NULL && now - p->jobs->queued_at >= POOL_MAX_DEFER_NS;
+}
+
+/* Under mu: the oldest job, off the queue. */
+static struct pool_job *pop_job(struct dir_pool *p)
+{
+	struct pool_job *j = p->jobs;
+	if (j) {
+		p->jobs = j->next;
+		if (p->jobs == NULL)
+			p->jobs_tail = NULL;
+	}
+	return j;
 }
 
 /* A new ready directory: made under tmp-<seq>, then renamed into ready/, so
@@ -138,12 +166,29 @@ static void *pool_thread(void *arg)
 		if (p->deferred_from == 0)
 			p->deferred_from = now;
 		bool overdue = now - p->deferred_from >= POOL_MAX_DEFER_NS;
-		if (!overdue && (p->busy > 0 || now < p->quiet_from)) {
+		if (!overdue && !job_overdue(p, now) && (p->busy > 0 || now < p->quiet_from)) {
 			int64_t when = p->deferred_from + POOL_MAX_DEFER_NS;
+			if (p->jobs && p->jobs->queued_at + POOL_MAX_DEFER_NS < when)
+				when = p->jobs->queued_at + POOL_MAX_DEFER_NS;
 			if (p->busy == 0 && p->quiet_from < when)
 				when = p->quiet_from;
 			struct timespec until = mono_ts(when);
 			pthread_cond_timedwait(&p->wake, &p->mu, &until);
+			continue;
+		}
+		/* Deferred teardowns first: each holds a mount and an image.
+		 * An overdue one goes without waiting for quiet. */
+		bool forced = overdue || job_overdue(p, now);
+		struct pool_job *job = pop_job(p);
+		if (job) {
+			p->deferred_from = forced ? now : 0; /* one unit, then wait again */
+			p->jobs_running++;
+			pthread_mutex_unlock(&p->mu);
+			job->fn(job->arg);
+			free(job);
+			pthread_mutex_lock(&p->mu);
+			p->jobs_running--;
+			pthread_cond_broadcast(&p->idle);
 			continue;
 		}
 		p->deferred_from = overdue ? now : 0; /* one unit, then wait again */
@@ -286,6 +331,7 @@ void dir_pool_close(struct dir_pool *p)
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->thread, NULL);
 	}
+	dir_pool_flush(p); /* deferred teardowns still waiting */
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->idle);
 	pthread_mutex_destroy(&p->mu);
@@ -377,7 +423,7 @@ bool dir_pool_wait_idle(struct dir_pool *p, int timeout_ms)
 	int64_t deadline = spawn_now_ns() + (int64_t)timeout_ms * 1000000LL;
 	pthread_mutex_lock(&p->mu);
 	bool idle;
-	while (!(idle = !p->working && !has_work(p, spawn_now_ns()))) {
+	while (!(idle = !p->working && p->jobs_running == 0 && !has_work(p, spawn_now_ns()))) {
 		if (spawn_now_ns() >= deadline)
 			break;
 		struct timespec until = mono_ts(deadline);
@@ -385,4 +431,50 @@ bool dir_pool_wait_idle(struct dir_pool *p, int timeout_ms)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return idle;
+}
+
+void dir_pool_defer(struct dir_pool *p, void (*fn)(void *arg), void *arg)
+{
+	if (p == NULL) {
+		fn(arg);
+		return;
+	}
+	struct pool_job *j = xmalloc(sizeof(*j));
+	*j = (struct pool_job){.fn = fn, .arg = arg, .queued_at = spawn_now_ns()};
+	pthread_mutex_lock(&p->mu);
+	if (p->jobs_tail)
+		p->jobs_tail->next = j;
+	else
+		p->jobs = j;
+	p->jobs_tail = j;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void dir_pool_flush(struct dir_pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	struct pool_job *j;
+	while ((j = pop_job(p)) != NULL) {
+		pthread_mutex_unlock(&p->mu);
+		j->fn(j->arg);
+		free(j);
+		pthread_mutex_lock(&p->mu);
+	}
+	/* and the one the thread may be running */
+	while (p->jobs_running > 0)
+		pthread_cond_wait(&p->idle, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+size_t dir_pool_pending(struct dir_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = p->jobs_running;
+	for (struct pool_job *j = p->jobs; j; j = j->next)
+		n++;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }

@@ -150,6 +150,7 @@ expect_create_error() {
 	[ "$(grpc_code "$output")" = FAILED_PRECONDITION ]
 	[[ "$output" == *exited* ]]
 	ocic ctr remove "$CTR_ID"
+	wait_removed_files
 	BEFORE=$(world)
 	assert_world_unchanged
 }

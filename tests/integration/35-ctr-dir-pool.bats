@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
 # Container directories made ahead and deleted behind (src/ctr/dir_pool.h):
-# CreateContainer takes a spare directory, RemoveContainer moves the
-# container's away at once and it is deleted in the background, whatever
-# the container wrote; without spares create makes its own; spares survive
-# a restart and what a crash leaves in the pool is cleaned at the next start;
-# the daemon's threads carry names that say what they do.
+# CreateContainer takes a spare directory; RemoveContainer leaves the
+# container's rootfs mount, bundle and directory to the pool's thread, which
+# deletes them whatever the container wrote; an image removed right after is
+# not held by them; without spares create makes its own; spares survive a
+# restart and what a crash leaves (in the pool, or of a removal) is cleaned at
+# the next start; the daemon's threads carry names that say what they do.
 
 load ctr_helpers
 
@@ -33,7 +34,7 @@ wait_ready() {
 	return 1
 }
 
-@test "create takes a spare directory (refilled behind); remove moves it away at once and deletes it, never following links" {
+@test "create takes a spare directory (refilled behind); remove moves it away and deletes it behind, never following links" {
 	CTR_CONF_EXTRA=$'[ocid.runtime]\nspare_container_dirs = 3'
 	setup_ctr_env 35
 	ctr_pod pool
@@ -54,6 +55,7 @@ wait_ready() {
 	wait_ready 3
 
 	ocic ctr remove "$CTR_ID"
+	wait_removed_files
 	[ ! -e "$dir" ]
 	assert_ctr_gone "$CTR_ID"
 	[ "$(cat "$sentinel/file")" = keep ]
@@ -108,6 +110,46 @@ wait_ready() {
 	wait_ctr_state "$CTR_ID" CONTAINER_EXITED
 	ocic ctr remove "$CTR_ID"
 	assert_ctr_gone "$CTR_ID"
+}
+
+# A container whose stop waits out its grace period keeps the pool's thread
+# from working (for up to a second), so what RemoveContainer left is still
+# there when the next commands run.
+slow_stop_in_background() {
+	run_ctr slow '.image.image = "user" | .command = ["sh", "-c", "trap \"\" TERM; sleep 1000"]'
+	SLOW_ID=$CTR_ID
+	"$OCIC" ctr stop --timeout 20 "$SLOW_ID" >/dev/null 2>&1 &
+	SLOW_STOP=$!
+	sleep 0.2
+}
+
+@test "RemoveContainer leaves the rootfs and directories to the pool: an image removed right after is not held; a kill -9 before they go is swept at the next start" {
+	setup_ctr_env 35
+	ocic image pull user >/dev/null
+	ctr_pod later
+	slow_stop_in_background
+	run_ctr gone '.command = ["sleep", "1000"]'
+	gone=$CTR_ID
+	ocic ctr stop "$gone"
+	ocic ctr remove "$gone"
+	# its files had not gone yet, and still the image it held goes
+	grep -q " $TESTDIR/run/containers/$gone/rootfs " /proc/self/mountinfo
+	ocic image remove busybox
+	assert_ctr_gone "$gone"
+
+	ocic image pull busybox >/dev/null
+	run_ctr late '.command = ["sleep", "1000"]'
+	late=$CTR_ID
+	ocic ctr stop "$late"
+	ocic ctr remove "$late"
+	grep -q " $TESTDIR/run/containers/$late/rootfs " /proc/self/mountinfo
+	[ -d "$TESTDIR/root/containers/$late" ]
+	kill9_ocid
+	wait "$SLOW_STOP" || true
+	start_pod_ocid
+	[ -z "$(ocic ctr list -q | grep -x "$late")" ]
+	assert_ctr_gone "$late"
+	grep -q "removing a stale container directory" "$TESTDIR/ocid.log"
 }
 
 @test "ocid's threads are named after their job (workers, exit watcher, directory pool)" {

@@ -140,10 +140,35 @@ wait_pool_trash_empty() {
 	return 1
 }
 
+# RemoveContainer returns once the runtime state and the row are gone; the
+# rootfs mount, the bundle and the container directory follow on the pool's
+# thread (dir_pool_defer) a moment later. wait_removed_files waits (5 s at
+# most) until no bundle, container directory or rootfs mount is left without
+# a row, and the trash is empty.
+wait_removed_files() {
+	local i ids stray
+	for i in $(seq 1 100); do
+		ids=$(db "SELECT id FROM containers")
+		stray=$( (ls -A "$TESTDIR/run/containers" "$TESTDIR/root/containers" 2>/dev/null |
+			grep -E '^[0-9a-f]{64}$'
+			grep -oE " $TESTDIR/run/containers/[0-9a-f]{64}/rootfs " /proc/self/mountinfo |
+			sed -E 's|.*/containers/([0-9a-f]{64})/rootfs |\1|') | sort -u |
+			grep -vxF -f <(echo "$ids"; echo none) || true)
+		if [ -z "$stray" ]; then
+			wait_pool_trash_empty
+			return
+		fi
+		sleep 0.05
+	done
+	echo "removed containers' files still there: $stray" >&2
+	return 1
+}
+
 # Nothing of container ID anywhere: mounts, bundle and container dirs,
 # conmon files, runtime state, processes, database row.
 assert_ctr_gone() {
 	local id=$1
+	wait_removed_files || return 1
 	if grep -q "$id" /proc/self/mountinfo; then
 		echo "mounts left for $id" >&2
 		return 1
@@ -167,6 +192,7 @@ assert_ctr_gone() {
 # No container at all: no rows, directories, mounts or exit files.
 assert_no_ctrs_left() {
 	[ "$(db 'SELECT count(*) FROM containers')" = 0 ] || { echo "rows left" >&2; return 1; }
+	wait_removed_files || return 1
 	local d
 	for d in run/containers root/containers run/exits run/conmon; do
 		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null | grep -vx .pool)" ] || {

@@ -168,6 +168,38 @@ static void test_many_layers(void **state)
 	free(target2);
 }
 
+/* A rootfs someone still holds open (a process left inside, an open
+ * directory) is detached all the same, and what RemoveContainer does next
+ * works at once: the mountpoint and the bundle around it can be deleted,
+ * the upper and work directories moved away. */
+static void test_umount_busy_then_remove(void **state)
+{
+	(void)state;
+	ocid_error *err = NULL;
+	char *prefix = xasprintf("%s/busy", base);
+	char **layers = make_layers(prefix, 2);
+	char *upper, *work, *target;
+	mount_dirs("busy", &upper, &work, &target);
+	if (rootfs_mount(target, layers, 2, upper, work, &err) < 0)
+		fail_msg("%s", err->msg);
+	int held = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(held >= 0);
+	assert_int_equal(rootfs_umount(target, &err), 0);
+	assert_false(rootfs_is_mounted(target));
+	/* the open directory still reads the old tree */
+	assert_int_equal(faccessat(held, "layer", F_OK, 0), 0);
+	assert_int_equal(rmdir(target), 0);
+	char *moved = xasprintf("%s-moved", upper);
+	assert_int_equal(rename(upper, moved), 0);
+	close(held);
+	free_layers(layers, 2);
+	free(prefix);
+	free(upper);
+	free(work);
+	free(target);
+	free(moved);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -225,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_upper),
 		cmocka_unit_test(test_many_layers),
+		cmocka_unit_test(test_umount_busy_then_remove),
 		cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

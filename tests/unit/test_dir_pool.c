@@ -1,8 +1,9 @@
 /* The container directory pool: spares made in the background with their
  * layout, taken by rename, refilled; discarded directories deleted behind;
- * no work while foreground work is in flight; what a crash leaves (tmp-,
+ * no work while foreground work is in flight; deferred jobs; what a crash leaves (tmp-,
  * trash, ready) handled by the next open; a filesystem that refuses. */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -200,6 +201,116 @@ static void test_busy_forever_still_deletes(void **state)
 	free(a);
 }
 
+struct job_log {
+	pthread_mutex_t mu;
+	int ran;
+	int order[8];
+	pthread_t thread[8];
+	int delay_ms;
+};
+
+struct job_arg {
+	struct job_log *log;
+	int id;
+};
+
+static void record_job(void *arg)
+{
+	struct job_arg *a = arg;
+	if (a->log->delay_ms)
+		usleep((useconds_t)a->log->delay_ms * 1000);
+	pthread_mutex_lock(&a->log->mu);
+	a->log->thread[a->log->ran] = pthread_self();
+	a->log->order[a->log->ran++] = a->id;
+	pthread_mutex_unlock(&a->log->mu);
+}
+
+static int ran(struct job_log *l)
+{
+	pthread_mutex_lock(&l->mu);
+	int n = l->ran;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+/* Deferred jobs wait while foreground work is in flight, then run on the
+ * pool's thread in the order they came; without a pool, at once. */
+static void test_deferred_jobs_wait_for_quiet(void **state)
+{
+	struct fx *f = *state;
+	struct dir_pool *p;
+	ocid_error *err = NULL;
+	assert_int_equal(dir_pool_open(f->base, 0, &p, &err), 0);
+	struct job_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct job_arg a[3] = {{&log, 1}, {&log, 2}, {&log, 3}};
+
+	dir_pool_busy(p, true);
+	for (int i = 0; i < 3; i++)
+		dir_pool_defer(p, record_job, &a[i]);
+	usleep(200 * 1000);
+	assert_int_equal(ran(&log), 0); /* busy: not yet */
+	assert_int_equal(dir_pool_pending(p), 3);
+	dir_pool_busy(p, false);
+	assert_true(dir_pool_wait_idle(p, 5000));
+	assert_int_equal(ran(&log), 3);
+	assert_int_equal(dir_pool_pending(p), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(log.order[i], i + 1);
+		assert_false(pthread_equal(log.thread[i], pthread_self()));
+	}
+
+	struct job_log now = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct job_arg b = {&now, 7};
+	dir_pool_defer(NULL, record_job, &b);
+	assert_int_equal(now.ran, 1);
+	dir_pool_close(p);
+}
+
+/* Busy forever: a job that has waited a second runs anyway. */
+static void test_deferred_job_overdue_runs(void **state)
+{
+	struct fx *f = *state;
+	struct dir_pool *p;
+	ocid_error *err = NULL;
+	assert_int_equal(dir_pool_open(f->base, 0, &p, &err), 0);
+	struct job_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct job_arg a = {&log, 1};
+	dir_pool_busy(p, true);
+	dir_pool_defer(p, record_job, &a);
+	for (int i = 0; i < 400 && ran(&log) == 0; i++)
+		usleep(10 * 1000);
+	assert_int_equal(ran(&log), 1);
+	dir_pool_busy(p, false);
+	dir_pool_close(p);
+}
+
+/* flush runs what waits in the caller and waits for the one the thread is
+ * running; close runs what is left. */
+static void test_deferred_flush_and_close(void **state)
+{
+	struct fx *f = *state;
+	struct dir_pool *p;
+	ocid_error *err = NULL;
+	assert_int_equal(dir_pool_open(f->base, 0, &p, &err), 0);
+	struct job_log log = {.mu = PTHREAD_MUTEX_INITIALIZER, .delay_ms = 300};
+	struct job_arg a[4] = {{&log, 1}, {&log, 2}, {&log, 3}, {&log, 4}};
+	dir_pool_defer(p, record_job, &a[0]);
+	usleep(150 * 1000); /* the thread has taken it (quiet after 20 ms) and sleeps in it */
+	dir_pool_busy(p, true);
+	dir_pool_defer(p, record_job, &a[1]);
+	dir_pool_flush(p);
+	assert_int_equal(ran(&log), 2);
+	assert_int_equal(dir_pool_pending(p), 0);
+	assert_true(pthread_equal(log.thread[1], pthread_self()) || pthread_equal(log.thread[0], pthread_self()));
+	log.delay_ms = 0;
+	dir_pool_defer(p, record_job, &a[2]);
+	dir_pool_defer(p, record_job, &a[3]);
+	dir_pool_close(p); /* still busy: the thread would not have run them */
+	assert_int_equal(ran(&log), 4);
+	assert_int_equal(log.order[2], 3);
+	assert_int_equal(log.order[3], 4);
+}
+
 /* What a crash leaves: a half-made tmp- dir (removed), trash (deleted),
  * ready ones (kept, numbering goes on after them), a stray name in ready/. */
 static void test_reopen_after_crash(void **state)
@@ -301,6 +412,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_pool_and_zero_spares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_deletes_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_forever_still_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_jobs_wait_for_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_job_overdue_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_flush_and_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_clearly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_make_failure_backs_off, setup, teardown),
