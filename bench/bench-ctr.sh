@@ -155,7 +155,7 @@ steps() { # MSG FIELD... -> one sum per line
 		{s = 0; for (i = 1; i <= NF; i++) {split($i, kv, "="); for (k = 1; k <= n; k++) if (kv[1] == want[k]) s += kv[2]} print s}'
 }
 echo "ocid's own work in CreateContainer (all but conmon + runc create): $(steps "container create steps" prepare_ms row_ms dirs_ms rootfs_ms spec_ms files_ms record_ms | own)"
-echo "ocid's own work in RemoveContainer (all but runc delete + conmon exit): $(steps "container remove steps" umount_ms rm_ms record_ms | own)"
+echo "ocid's own work in RemoveContainer (all but runc delete + conmon exit): $(steps "container remove steps" files_ms record_ms | own)"
 # conmon + runc create as the driver timed it, for the floor's containers and
 # ocid's: the same code, so a difference is the machine's, not ocid's.
 create_ms() { # LOG FIRST COUNT -> p50 of launch_ms + reply_ms
