@@ -114,13 +114,20 @@ wait_ready() {
 
 # A container whose stop waits out its grace period keeps the pool's thread
 # from working (for up to a second), so what RemoveContainer left is still
-# there when the next commands run.
+# there when the next commands run. The stop is in flight once the
+# container has got its SIGTERM (the trap leaves a file in its upper dir).
 slow_stop_in_background() {
-	run_ctr slow '.image.image = "user" | .command = ["sh", "-c", "trap \"\" TERM; sleep 1000"]'
+	run_ctr slow '.image.image = "user" | .linux.security_context.run_as_user = {"value": 0} | .command = ["sh", "-c", "trap \"touch /got-term\" TERM; while true; do sleep 0.1; done"]'
 	SLOW_ID=$CTR_ID
-	"$OCIC" ctr stop --timeout 20 "$SLOW_ID" >/dev/null 2>&1 &
+	"$OCIC" ctr stop --timeout 60 "$SLOW_ID" >/dev/null 2>&1 &
 	SLOW_STOP=$!
-	sleep 0.2
+	local i
+	for i in $(seq 1 200); do
+		[ -e "$TESTDIR/root/containers/$SLOW_ID/upper/got-term" ] && return 0
+		sleep 0.05
+	done
+	echo "the slow stop did not begin" >&2
+	return 1
 }
 
 @test "RemoveContainer leaves the rootfs and directories to the pool: an image removed right after is not held; a kill -9 before they go is swept at the next start" {
