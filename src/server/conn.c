@@ -537,7 +537,6 @@ static void dispatch(struct conn *c, struct rpc_call *call)
 			call_ref(call);
 			srv->run_next = call;
 		} else {
-			atomic_fetch_add_explicit(&srv->calls_queued, 1, memory_order_relaxed);
 			workers_submit(srv->workers, call);
 		}
 	}

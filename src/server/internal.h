@@ -243,12 +243,12 @@ void workers_submit(struct workers *w, struct rpc_call *call);
  * will take it (the caller then stops polling). */
 bool workers_hand_off_poll(struct workers *w);
 /* The loop has ended (rc and err from server_poll, err taken): the thread
- * in workers_serve_until_loop_end returns. */
+ * in workers_run_main returns. */
 void workers_loop_ended(struct workers *w, int rc, ocid_error *err);
-/* The caller of server_run, after handing the poller role on: serves as a
- * pool thread until the loop ends (on whichever thread polls last), then
- * returns the loop's result. */
-int workers_serve_until_loop_end(struct workers *w, ocid_error **err);
+/* server_run's thread: polls first; once it has handed the poller role on,
+ * serves as a pool thread until the loop ends (on whichever thread polls
+ * last), then returns the loop's result. */
+int workers_run_main(struct workers *w, ocid_error **err);
 /* Starts a dedicated thread (takes a ref). -1 when at max_streaming. */
 int workers_start_stream(struct workers *w, struct rpc_call *call);
 /* Stops and joins the pool; waits for streaming threads; drops queued jobs. */

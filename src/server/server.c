@@ -356,7 +356,6 @@ static struct rpc_call *take_run_next(struct server *srv)
 		atomic_fetch_add_explicit(&srv->calls_on_poller, 1, memory_order_relaxed);
 		return call;
 	}
-	atomic_fetch_add_explicit(&srv->calls_queued, 1, memory_order_relaxed);
 	workers_submit(srv->workers, call);
 	call_unref(call);
 	return NULL;
@@ -427,14 +426,7 @@ int server_poll(struct server *srv, struct rpc_call **run, ocid_error **err)
 int server_run(struct server *srv, ocid_error **err)
 {
 	log_info("listening", "socket=%s", srv->socket_path);
-	struct rpc_call *run;
-	int rc = server_poll(srv, &run, err);
-	if (rc <= 0)
-		return rc;
-	/* The role went to a pool thread: this one runs the call, then serves
-	 * with the pool until the loop ends. */
-	call_execute(run);
-	return workers_serve_until_loop_end(srv->workers, err);
+	return workers_run_main(srv->workers, err);
 }
 
 void server_get_stats(struct server *srv, struct server_stats *out)

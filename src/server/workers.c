@@ -165,6 +165,7 @@ int workers_new(struct server *srv, unsigned n, unsigned max_streaming, struct w
 
 void workers_submit(struct workers *w, struct rpc_call *call)
 {
+	atomic_fetch_add_explicit(&w->srv->calls_queued, 1, memory_order_relaxed);
 	call_ref(call);
 	call->job_next = NULL;
 	pthread_mutex_lock(&w->mu);
@@ -221,8 +222,9 @@ void workers_loop_ended(struct workers *w, int rc, ocid_error *err)
 	pthread_mutex_unlock(&w->mu);
 }
 
-int workers_serve_until_loop_end(struct workers *w, ocid_error **err)
+int workers_run_main(struct workers *w, ocid_error **err)
 {
+	take_poll(w);
 	worker_loop(w, ROLE_MAIN);
 	pthread_mutex_lock(&w->mu);
 	int rc = w->loop_rc;
