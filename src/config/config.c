@@ -317,6 +317,7 @@ static const struct field runtime_fields[] = {
 	     .icheck = check_log_size_max),
 	F_RT(pids_limit, .kind = K_INT64, .min = -1, .max = INT64_MAX),
 	F_RT(spare_container_dirs, .kind = K_INT, .min = 0, .max = 1024),
+	F_RT(warm_rootfs, .kind = K_INT, .min = 0, .max = 1024),
 	{0},
 };
 
@@ -665,6 +666,7 @@ struct ocid_config *config_new(void)
 	rt->log_size_max = -1;
 	rt->pids_limit = 0;
 	rt->spare_container_dirs = 16;
+	rt->warm_rootfs = 16;
 	bool ok = add_runtime(rt, "runc", "/usr/bin/runc", "/run/runc") &&
 		  add_runtime(rt, "crun", "/usr/bin/crun", "/run/crun");
 

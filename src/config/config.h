@@ -56,6 +56,7 @@ struct ocid_runtime_config {
 	int64_t log_size_max;        /* bytes; < 0 = unlimited, else >= 8192 */
 	int64_t pids_limit;          /* <= 0 = no limit */
 	int spare_container_dirs;    /* container directories made ahead (src/ctr/dir_pool.h); 0 = none */
+	int warm_rootfs;             /* rootfs mounted ahead for the images used last (src/ctr/container_warm.c); 0 = none */
 	struct ocid_runtime_handler *runtimes; /* in definition order; runc, crun first */
 	size_t n_runtimes;
 };

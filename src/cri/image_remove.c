@@ -19,9 +19,9 @@ int cri_remove_image(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 		return -1;
 	if (rec) {
 		/* containers removed a moment ago still hold their images until
-		 * their files are gone */
+		 * their files are gone, and so do rootfs mounted ahead */
 		if (svc->containers)
-			ctr_finish_removals(svc->containers);
+			ctr_release_image(svc->containers, rec->id);
 		bool removed = false;
 		int rc = store_remove_image(svc->store, rec->id, &removed, err);
 		if (rc == 0 && removed)

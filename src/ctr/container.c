@@ -135,6 +135,13 @@ void ctr_release_locked(struct ctr_mgr *m, const char *key, const char *id)
 		}
 }
 
+void ctr_reservation_move_locked(struct ctr_mgr *m, const char *key, const char *from_id, const char *to_id)
+{
+	for (size_t i = 0; i < m->n_res; i++)
+		if (strcmp(m->res[i].key, key) == 0 && strcmp(m->res[i].id, from_id) == 0)
+			snprintf(m->res[i].id, sizeof(m->res[i].id), "%s", to_id);
+}
+
 void ctr_index_add_locked(struct ctr_mgr *m, struct container *c)
 {
 	if (m->n_items == m->cap_items) {
@@ -592,7 +599,7 @@ int ctr_mgr_open(const struct ctr_mgr_opts *opts, struct ctr_mgr **out, ocid_err
 	char *pool_dir = xasprintf("%s/.pool", m->ctr_root);
 	int pool_rc = dir_pool_open(pool_dir, (size_t)cfg->runtime.spare_container_dirs, &m->pool, err);
 	free(pool_dir);
-	if (pool_rc < 0)
+	if (pool_rc < 0 || ctr_warm_open(m, (size_t)cfg->runtime.warm_rootfs, err) < 0)
 		goto fail;
 	if (ctr_runtime_new(&m->rt, cfg, cfg->runroot, opts->mntns, err) < 0 ||
 	    exit_watch_open(&m->watch, ctr_runtime_exit_dir(m->rt), ctr_runtime_persist_root(m->rt), ctr_on_exit, m,
@@ -622,6 +629,8 @@ void ctr_mgr_free(struct ctr_mgr *m)
 		sandbox_mgr_set_hooks(m->sandboxes, &(struct sandbox_hooks){0});
 	exit_watch_close(m->watch);
 	dir_pool_close(m->pool);
+	m->pool = NULL;
+	ctr_warm_close(m);
 	if (m->opened && m->n_items == 0 && m->ctr_run) {
 		/* No container left after a clean run: take away the bundles'
 		 * tmpfs (volatile_run_dir), so nothing stays under runroot. Not

@@ -109,11 +109,11 @@ int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, ocid_error **
  * succeeds. */
 int ctr_remove(struct ctr_mgr *m, const char *id, ocid_error **err);
 
-/* Finishes what removed containers left to do after their call returned
- * (unmounting their rootfs, deleting their files, releasing their images):
- * before an image is removed, so a container just removed does not hold
- * it. */
-void ctr_finish_removals(struct ctr_mgr *m);
+/* Before image_id is removed, lets go of what holds it without a
+ * container: finishes what removed containers left to do after their call
+ * returned (unmounting their rootfs, deleting their files, releasing their
+ * images), and unmounts the rootfs mounted ahead for it. */
+void ctr_release_image(struct ctr_mgr *m, const char *image_id);
 
 /* ---- reading ---- */
 

@@ -37,7 +37,7 @@ void ctr_set_paths(struct ctr_mgr *m, struct container *c)
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
 }
 
-static int new_id(char out[CTR_ID_LEN + 1], ocid_error **err)
+int ctr_new_id(char out[CTR_ID_LEN + 1], ocid_error **err)
 {
 	unsigned char b[CTR_ID_LEN / 2];
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
@@ -176,22 +176,10 @@ static int make_dirs(struct ctr_mgr *m, struct container *c, bool *pooled, ocid_
 
 static int mount_rootfs(struct ctr_mgr *m, struct container *c, const struct image_record *img, ocid_error **err)
 {
-	if (img->n_layers == 0)
-		return err_set(err, GRPC_FAILED_PRECONDITION, "image %s has no layers", img->id);
-	char **dirs = NULL;
-	size_t n = 0;
 	int64_t t0 = spawn_now_ns();
-	if (layer_store_lower_dirs(m->store->layers, img->layers[img->n_layers - 1], &dirs, &n, err) < 0)
-		return err_prefix(err, "layers of image %s", img->id);
-	int64_t t1 = spawn_now_ns();
-	cleanup_free char *upper = xasprintf("%s/upper", c->dir);
-	cleanup_free char *work = xasprintf("%s/work", c->dir);
-	int rc = rootfs_mount(c->rootfs, dirs, n, upper, work, err);
-	log_debug("container rootfs", "container=%s layers=%zu lookup_ms=%.2f mount_ms=%.2f", c->id, n,
-		  (double)(t1 - t0) / 1e6, (double)(spawn_now_ns() - t1) / 1e6);
-	for (size_t i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
+	int rc = ctr_mount_rootfs(m, img, c->rootfs, c->dir, err);
+	log_debug("container rootfs", "container=%s layers=%zu mount_ms=%.2f", c->id, img->n_layers,
+		  (double)(spawn_now_ns() - t0) / 1e6);
 	return rc;
 }
 
@@ -302,10 +290,10 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	struct image_config *icfg = NULL;
 	struct spec_result spec = {0};
 	char *target_pid = NULL, *volumes_dir = NULL, *text = NULL, *cfg_path = NULL, *holder_id = NULL;
-	bool reserved = false, held = false, row = false, files = false, created = false, pooled = false;
+	bool reserved = false, held = false, row = false, files = false, created = false, pooled = false, warm = false;
 	int rc = -1;
 
-	if (new_id(c->id, err) < 0)
+	if (ctr_new_id(c->id, err) < 0)
 		goto fail;
 	c->pod_id = xstrdup(sandbox_id(sb));
 	c->config = ctr_pb_dup(&config->base);
@@ -347,6 +335,16 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	held = true;
 	c->image_id = xstrdup(img->id);
 	c->image_name = image_display_name(config->image->image, img);
+	/* a rootfs mounted ahead for this image: the container takes its id */
+	char warm_id[CTR_ID_LEN + 1];
+	if (ctr_warm_take(m, img->id, warm_id)) {
+		pthread_mutex_lock(&m->mu);
+		ctr_reservation_move_locked(m, c->reservation, c->id, warm_id);
+		pthread_mutex_unlock(&m->mu);
+		memcpy(c->id, warm_id, sizeof(warm_id));
+		ctr_set_paths(m, c);
+		warm = files = true;
+	}
 	if (image_config_parse(img->config, strlen(img->config), &icfg, err) < 0) {
 		err_prefix(err, "config of image %s", img->id);
 		goto fail;
@@ -385,10 +383,10 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	row = true;
 	files = true;
 	int64_t t_row = spawn_now_ns();
-	if (make_dirs(m, c, &pooled, err) < 0)
+	if (!warm && make_dirs(m, c, &pooled, err) < 0)
 		goto fail;
 	int64_t t_dirs = spawn_now_ns();
-	if (mount_rootfs(m, c, img, err) < 0)
+	if (!warm && mount_rootfs(m, c, img, err) < 0)
 		goto fail;
 	int64_t t_mount = spawn_now_ns();
 
@@ -477,7 +475,7 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 		  (double)(t_row - t_prep) / 1e6, (double)(t_dirs - t_row) / 1e6, (double)(t_mount - t_dirs) / 1e6,
 		  (double)(t_spec - t_mount) / 1e6,
 		  (double)(t_files - t_spec) / 1e6, (double)(t_conmon - t_files) / 1e6,
-		  (double)(t_end - t_conmon) / 1e6, pooled ? "ready" : "made");
+		  (double)(t_end - t_conmon) / 1e6, warm ? "warm" : pooled ? "ready" : "made");
 	*id_out = xstrdup(c->id);
 	rc = 0;
 	goto out;

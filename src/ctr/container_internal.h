@@ -78,6 +78,7 @@ struct ctr_mgr {
 	struct ctr_runtime *rt;
 	struct exit_watch *watch;
 	struct dir_pool *pool; /* <root>/containers/.pool: directories made ahead, deleted behind */
+	struct ctr_warm *warm; /* rootfs mounted ahead (container_warm.c); NULL: none */
 	struct spec_host host;
 	char *ctr_root; /* <root>/containers */
 	char *ctr_run;  /* <runroot>/containers */
@@ -90,6 +91,27 @@ struct ctr_mgr {
 	size_t n_res, cap_res;
 };
 
+/* container_warm.c: rootfs mounted ahead, on the pool's thread, for the
+ * images used last; cap 0 = none. Open after the pool, close after it. */
+int ctr_warm_open(struct ctr_mgr *m, size_t cap, ocid_error **err);
+void ctr_warm_close(struct ctr_mgr *m);
+/* Notes a create of image_id (what to keep ready) and, when a set for it is
+ * ready, renames it into place as container id_out (<root>/containers/<id>
+ * with upper/, work/, termination-log; <runroot>/containers/<id>/rootfs
+ * mounted): true. The caller holds the image itself. */
+bool ctr_warm_take(struct ctr_mgr *m, const char *image_id, char id_out[CTR_ID_LEN + 1]);
+/* Unmounts and deletes the sets of image_id and stops making them (until a
+ * create uses it again): before the image is removed. */
+void ctr_warm_drop_image(struct ctr_mgr *m, const char *image_id);
+/* Sets ready (for tests). */
+size_t ctr_warm_count(struct ctr_mgr *m);
+/* The overlay of img's layers at rootfs, with dir's upper/ and work/. */
+int ctr_mount_rootfs(struct ctr_mgr *m, const struct image_record *img, const char *rootfs, const char *dir,
+		     ocid_error **err);
+
+/* container_create.c */
+int ctr_new_id(char out[CTR_ID_LEN + 1], ocid_error **err);
+
 /* container.c */
 struct container *container_alloc(struct ctr_mgr *m);
 struct container *container_ref(struct container *c);
@@ -100,6 +122,8 @@ char *ctr_reservation_key(const char *name, const char *pod_name, const char *po
 /* Under m->mu: the id holding key, or NULL after reserving it for id. */
 const char *ctr_reserve_locked(struct ctr_mgr *m, const char *key, const char *id);
 void ctr_release_locked(struct ctr_mgr *m, const char *key, const char *id);
+/* The reservation of key by from_id, now by to_id. */
+void ctr_reservation_move_locked(struct ctr_mgr *m, const char *key, const char *from_id, const char *to_id);
 void ctr_index_add_locked(struct ctr_mgr *m, struct container *c);
 void ctr_index_del_locked(struct ctr_mgr *m, struct container *c);
 /* A reference to a container by full id or unique prefix. */

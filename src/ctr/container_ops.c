@@ -227,9 +227,10 @@ int ctr_remove(struct ctr_mgr *m, const char *id, ocid_error **err)
 	return rc;
 }
 
-void ctr_finish_removals(struct ctr_mgr *m)
+void ctr_release_image(struct ctr_mgr *m, const char *image_id)
 {
 	dir_pool_flush(m->pool);
+	ctr_warm_drop_image(m, image_id);
 }
 
 /* ---- pod hooks ---- */

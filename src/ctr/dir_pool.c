@@ -57,6 +57,9 @@ struct dir_pool {
 	struct pool_job *jobs, *jobs_tail; /* dir_pool_defer, oldest first */
 	int jobs_running;                  /* taken by the thread, not finished */
 	bool working, stop;
+	bool (*idle_fn)(void *arg); /* dir_pool_set_idle_work */
+	void *idle_arg;
+	bool idle_wanted;
 };
 
 static struct timespec mono_ts(int64_t ns)
@@ -80,9 +83,21 @@ static bool want_make(const struct dir_pool *p, int64_t now)
 	return p->n_ready < p->spares && now >= p->make_retry_at;
 }
 
-static bool has_work(const struct dir_pool *p, int64_t now)
+/* Work that is done within a second even while calls go on. */
+static bool has_urgent_work(const struct dir_pool *p, int64_t now)
 {
 	return p->jobs != NULL || want_make(p, now) || p->n_trash > 0;
+}
+
+static bool has_work(const struct dir_pool *p, int64_t now)
+{
+	return has_urgent_work(p, now) || (p->idle_wanted && p->idle_fn);
+}
+
+/* Under mu: the lowest-priority work may run (quiet, nothing else waits). */
+static bool idle_work_may_run(const struct dir_pool *p, int64_t now)
+{
+	return p->idle_wanted && p->idle_fn && p->busy == 0 && now >= p->quiet_from;
 }
 
 /* Under mu: a deferred job has waited its longest, busy or not. */
@@ -161,6 +176,30 @@ static void *pool_thread(void *arg)
 			} else {
 				pthread_cond_wait(&p->wake, &p->mu);
 			}
+			continue;
+		}
+		if (!has_urgent_work(p, now)) {
+			/* only the idle work: never forced by age */
+			p->deferred_from = 0;
+			if (!idle_work_may_run(p, now)) {
+				if (p->busy == 0) {
+					struct timespec until = mono_ts(p->quiet_from);
+					pthread_cond_timedwait(&p->wake, &p->mu, &until);
+				} else {
+					pthread_cond_wait(&p->wake, &p->mu);
+				}
+				continue;
+			}
+			p->idle_wanted = false;
+			p->working = true;
+			bool (*fn)(void *) = p->idle_fn;
+			void *fn_arg = p->idle_arg;
+			pthread_mutex_unlock(&p->mu);
+			bool more = fn(fn_arg);
+			pthread_mutex_lock(&p->mu);
+			p->working = false;
+			if (more)
+				p->idle_wanted = true;
 			continue;
 		}
 		if (p->deferred_from == 0)
@@ -431,6 +470,24 @@ bool dir_pool_wait_idle(struct dir_pool *p, int timeout_ms)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return idle;
+}
+
+void dir_pool_set_idle_work(struct dir_pool *p, bool (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->idle_fn = fn;
+	p->idle_arg = arg;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void dir_pool_want_idle_work(struct dir_pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->idle_wanted = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void dir_pool_defer(struct dir_pool *p, void (*fn)(void *arg), void *arg)

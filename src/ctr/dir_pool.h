@@ -53,6 +53,14 @@ int dir_pool_discard(struct dir_pool *p, const char *dir, ocid_error **err);
  * does), or after a second at the latest. NULL pool: runs it now. */
 void dir_pool_defer(struct dir_pool *p, void (*fn)(void *arg), void *arg);
 
+/* The pool's lowest-priority work (rootfs mounted ahead: container_warm.c):
+ * fn(arg) runs on the thread, outside its lock, once dir_pool_want_idle_work
+ * asked for it, nothing else waits and no container call has been in flight
+ * for the grace period. Unlike the rest it is never forced by age. It
+ * returns true while it has more to do. Set before the first want. */
+void dir_pool_set_idle_work(struct dir_pool *p, bool (*fn)(void *arg), void *arg);
+void dir_pool_want_idle_work(struct dir_pool *p);
+
 /* Runs every deferred job now, in the caller, and waits for one the thread
  * is running: afterwards none is pending. */
 void dir_pool_flush(struct dir_pool *p);

@@ -195,13 +195,13 @@ assert_no_ctrs_left() {
 	wait_removed_files || return 1
 	local d
 	for d in run/containers root/containers run/exits run/conmon; do
-		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null | grep -vx .pool)" ] || {
+		[ -z "$(ls -A "$TESTDIR/$d" 2>/dev/null | grep -vxE '\.pool|\.warm')" ] || {
 			echo "left in $d: $(ls "$TESTDIR/$d")" >&2
 			return 1
 		}
 	done
 	wait_pool_trash_empty || return 1
-	if grep -q " $TESTDIR/run/containers/" /proc/self/mountinfo; then
+	if grep " $TESTDIR/run/containers/" /proc/self/mountinfo | grep -vq " $TESTDIR/run/containers/\.warm/"; then
 		echo "rootfs mounts left" >&2
 		return 1
 	fi

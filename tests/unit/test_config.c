@@ -160,6 +160,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->runtime.seccomp_profile, "");
 	assert_int_equal(c->runtime.log_size_max, -1);
 	assert_int_equal(c->runtime.spare_container_dirs, 16);
+	assert_int_equal(c->runtime.warm_rootfs, 16);
 	assert_int_equal(c->runtime.pids_limit, 0);
 	assert_int_equal(c->runtime.n_runtimes, 2);
 	const struct ocid_runtime_handler *runc = config_find_runtime(c, "runc");
@@ -221,6 +222,7 @@ static void test_full_file(void **state)
 		"seccomp_profile = \"/etc/ocid/seccomp.json\"\n"
 		"log_size_max = 8192\n"
 		"spare_container_dirs = 0\n"
+		"warm_rootfs = 3\n"
 		"pids_limit = 1024\n"
 		"[ocid.network]\n"
 		"network_dir = \"/etc/cni/other\"\n"
@@ -252,6 +254,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c->runtime.seccomp_profile, "/etc/ocid/seccomp.json");
 	assert_int_equal(c->runtime.log_size_max, 8192);
 	assert_int_equal(c->runtime.spare_container_dirs, 0);
+	assert_int_equal(c->runtime.warm_rootfs, 3);
 	assert_int_equal(c->runtime.pids_limit, 1024);
 	assert_string_equal(c->network.network_dir, "/etc/cni/other");
 	assert_strv(c->network.plugin_dirs, STRV("/usr/libexec/cni"));

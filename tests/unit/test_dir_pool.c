@@ -266,6 +266,73 @@ static void test_deferred_jobs_wait_for_quiet(void **state)
 	dir_pool_close(p);
 }
 
+/* Idle work: each call counted; it asks again until `units` are done. */
+struct idle_log {
+	pthread_mutex_t mu;
+	int calls, units;
+	int jobs_done_at_first; /* deferred jobs already run when it first ran */
+	struct job_log *jobs;
+};
+
+static bool idle_unit(void *arg)
+{
+	struct idle_log *l = arg;
+	int jobs = ran(l->jobs);
+	pthread_mutex_lock(&l->mu);
+	if (l->calls++ == 0)
+		l->jobs_done_at_first = jobs;
+	bool more = l->calls < l->units;
+	pthread_mutex_unlock(&l->mu);
+	return more;
+}
+
+static int idle_calls(struct idle_log *l)
+{
+	pthread_mutex_lock(&l->mu);
+	int n = l->calls;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+/* The idle work runs only when asked, after the deferred jobs, while nothing
+ * is busy; unlike them it is never forced by age; it is called again while
+ * it says there is more. */
+static void test_idle_work_only_when_quiet(void **state)
+{
+	struct fx *f = *state;
+	struct dir_pool *p;
+	ocid_error *err = NULL;
+	assert_int_equal(dir_pool_open(f->base, 0, &p, &err), 0);
+	struct job_log jobs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct job_arg a = {&jobs, 1};
+	struct idle_log l = {.mu = PTHREAD_MUTEX_INITIALIZER, .units = 3, .jobs = &jobs};
+	dir_pool_set_idle_work(p, idle_unit, &l);
+	assert_true(dir_pool_wait_idle(p, 5000));
+	assert_int_equal(idle_calls(&l), 0); /* not asked for */
+
+	dir_pool_busy(p, true);
+	dir_pool_defer(p, record_job, &a);
+	dir_pool_want_idle_work(p);
+	/* busy for longer than a job may wait: the job runs, the idle work not */
+	for (int i = 0; i < 400 && ran(&jobs) == 0; i++)
+		usleep(10 * 1000);
+	assert_int_equal(ran(&jobs), 1);
+	usleep(1200 * 1000);
+	assert_int_equal(idle_calls(&l), 0);
+	assert_false(dir_pool_wait_idle(p, 50));
+
+	dir_pool_busy(p, false);
+	assert_true(dir_pool_wait_idle(p, 5000));
+	assert_int_equal(idle_calls(&l), 3);
+	assert_int_equal(l.jobs_done_at_first, 1);
+
+	/* asked again: one more call (it says there is no more after it) */
+	dir_pool_want_idle_work(p);
+	assert_true(dir_pool_wait_idle(p, 5000));
+	assert_int_equal(idle_calls(&l), 4);
+	dir_pool_close(p);
+}
+
 /* Busy forever: a job that has waited a second runs anyway. */
 static void test_deferred_job_overdue_runs(void **state)
 {
@@ -415,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deferred_jobs_wait_for_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_job_overdue_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_flush_and_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_work_only_when_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_clearly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_make_failure_backs_off, setup, teardown),
