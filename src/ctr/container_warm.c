@@ -12,10 +12,10 @@
  * (store_image_hold) by each warm set, so its layers stay; RemoveImage drops
  * the image's sets first (ctr_warm_drop_image).
  *
- * How many: per image, the largest number of creates of it between two
- * quiet periods (a kubelet starting a ReplicaSet's pods, a pod's
- * containers), for the WARM_IMAGES images used last, within the configured
- * total. Nothing is persisted: a restart unmounts and deletes what is left
+ * How many: per image, the number of creates of it between two quiet
+ * periods (a kubelet starting a ReplicaSet's pods, a pod's containers); a
+ * smaller burst halves it. For the WARM_IMAGES images used last, the most
+ * recent first, within the configured total. Nothing is persisted: a restart unmounts and deletes what is left
  * (ctr_warm_open), as does a clean shutdown. The overlay's options in
  * mountinfo keep naming the .warm upper and work directories after the
  * rename: the kernel keeps the text it was given (docs/field-notes.md). */
@@ -211,11 +211,15 @@ static bool warm_work(void *arg)
 		return false;
 	}
 	if (w->burst_open) {
-		/* a quiet period ends a burst: keep what it used */
+		/* a quiet period ends a burst: keep what it used; a smaller
+		 * burst halves what was kept for a bigger one */
 		for (size_t i = 0; i < w->n_images; i++) {
-			if (w->images[i].burst > w->images[i].want)
-				w->images[i].want = w->images[i].burst;
-			w->images[i].burst = 0;
+			struct warm_image *wi = &w->images[i];
+			if (wi->burst >= wi->want)
+				wi->want = wi->burst;
+			else if (wi->burst > 0)
+				wi->want = wi->want / 2 > wi->burst ? wi->want / 2 : wi->burst;
+			wi->burst = 0;
 		}
 		w->burst_open = false;
 	}
