@@ -7,7 +7,7 @@
 # StopContainer+RemoveContainer through ocid against conmon + runc on the
 # same bundle without ocid, one by one and C at a time.
 #
-# Usage: bench/bench-ctr.sh [-n N] [-c C] [-R ROUNDS] [-r RUNTIME] [-w WORKERS] [-t] [-d] [-b BUILDDIR]
+# Usage: bench/bench-ctr.sh [-n N] [-c C] [-R ROUNDS] [-r RUNTIME] [-w WORKERS] [-t] [-d] [-x TOML] [-b BUILDDIR]
 #   N         containers per phase (default 100)
 #   C         concurrency of the second phase (default 10)
 #   ROUNDS    how many times the second phase runs (default 1): its latency
@@ -20,6 +20,8 @@
 #   -d        debug logs on both sides (ocid's and the floor driver's), and
 #             where the time went: ocid's own steps, the runtime's as the driver
 #             timed them. Default: ocid at its default level (info), as deployed.
+#   TOML      lines added to the daemon's ocid.conf, for A/B runs, e.g.
+#             -x $'[ocid.runtime]\nwarm_rootfs = 0'
 # OCID_BENCH_LOG=FILE keeps a copy of the daemon's (debug) log.
 #   BUILDDIR  where ocid, ocic and bench-ctr are built (default $OCID_BUILDDIR or ./build)
 # Needs root, conmon, runc/crun, docker-registry, jq, python3 (fixtures).
@@ -34,7 +36,8 @@ WORKERS=
 TMPFS=
 DEBUG=
 ROUNDS=1
-while getopts n:c:R:r:w:tdb:h opt; do
+CONF_EXTRA=
+while getopts n:c:R:r:w:tdx:b:h opt; do
 	case $opt in
 	n) N=$OPTARG ;;
 	c) C=$OPTARG ;;
@@ -43,8 +46,9 @@ while getopts n:c:R:r:w:tdb:h opt; do
 	w) WORKERS=$OPTARG ;;
 	t) TMPFS=1 ;;
 	d) DEBUG=1 ;;
+	x) CONF_EXTRA=$OPTARG ;;
 	b) BUILDDIR=$OPTARG ;;
-	*) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 2 ;;
 	esac
 done
 OCID=$BUILDDIR/src/daemon/ocid
@@ -96,6 +100,7 @@ cat >"$WORK/ocid.conf" <<EOF
 [ocid.image]
 insecure_registries = ["$REGISTRY_BENCH_ADDR"]
 registries = ["$REGISTRY_BENCH_ADDR"]
+$CONF_EXTRA
 EOF
 cat >"$WORK/cni/10-bench.conflist" <<EOF
 { "cniVersion": "1.0.0", "name": "ocid-bench-ctr", "plugins": [
