@@ -69,15 +69,16 @@ OCID_PID=
 POD=
 export OCID_ENDPOINT=unix://$RUNROOT/ocid.sock
 cleanup() {
-	if [ -n "${OCID_BENCH_LOG:-}" ] && [ -f "$WORK/ocid.log" ]; then
-		cp "$WORK/ocid.log" "$OCID_BENCH_LOG"
-	fi
 	if [ -n "$POD" ] && [ -n "$OCID_PID" ]; then
 		"$OCIC" pod remove "$POD" >/dev/null 2>&1 || true
 	fi
 	if [ -n "$OCID_PID" ]; then
 		kill -TERM "$OCID_PID" 2>/dev/null || true
 		wait "$OCID_PID" 2>/dev/null || true
+	fi
+	# after the daemon has stopped: its shutdown (and a sanitizer's report) too
+	if [ -n "${OCID_BENCH_LOG:-}" ] && [ -f "$WORK/ocid.log" ]; then
+		cp "$WORK/ocid.log" "$OCID_BENCH_LOG"
 	fi
 	registry_stop_all 2>/dev/null || true
 	awk -v t="$WORK/" -v r="$RUNROOT/" 'index($5, t) == 1 || index($5, r) == 1 {print $5}' /proc/self/mountinfo |

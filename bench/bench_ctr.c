@@ -656,11 +656,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-ctr: --endpoint, --pod and --config are required\n");
 		return 2;
 	}
-	for (char *copy = lower_arg ? xstrdup(lower_arg) : NULL, *save = NULL, *tok = copy ? strtok_r(copy, ":", &save) : NULL;
-	     tok; tok = strtok_r(NULL, ":", &save)) {
+	char *lower_copy = lower_arg ? xstrdup(lower_arg) : NULL;
+	for (char *save = NULL, *tok = lower_copy ? strtok_r(lower_copy, ":", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ":", &save)) {
 		lower = xrealloc(lower, (n_lower + 1) * sizeof(*lower));
 		lower[n_lower++] = xstrdup(tok);
 	}
+	free(lower_copy);
 	signal(SIGPIPE, SIG_IGN);
 	ocid_error *err = NULL;
 	json_error_t jerr;
