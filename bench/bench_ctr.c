@@ -232,7 +232,7 @@ static void floor_stop_remove(const char *id, int idx, const char *tag)
 			      .pid = idx < 4096 ? floor_pids[tag[0] == 'c'][idx] : 0};
 	struct exit_info ei;
 	ocid_error *err = NULL;
-	if (ctr_runtime_stop(floor_rt, &ref, 0, 0, false, &ei, &err) < 0)
+	if (ctr_runtime_stop(floor_rt, &ref, 0, 0, false, NULL, &ei, &err) < 0)
 		die("floor stop", err);
 	if (ctr_runtime_remove(floor_rt, &ref, &err) < 0)
 		die("floor remove", err);

@@ -90,7 +90,8 @@ out:
 /* ---- stop ---- */
 
 /* timeout_s <= 0: SIGKILL at once. No lock is held while it waits. */
-static int stop_container(struct ctr_mgr *m, struct container *c, int64_t timeout_s, ocid_error **err)
+static int stop_container(struct ctr_mgr *m, struct container *c, int64_t timeout_s,
+			  const struct ctr_stop_wait *wait, ocid_error **err)
 {
 	pthread_mutex_lock(&m->mu);
 	bool done = c->exit_recorded || c->removed;
@@ -103,12 +104,18 @@ static int stop_container(struct ctr_mgr *m, struct container *c, int64_t timeou
 	struct ctr_ref ref = ctr_ref_of(c);
 	struct exit_info info;
 	int64_t t0 = spawn_now_ns();
-	if (ctr_runtime_stop(m->rt, &ref, timeout, c->stop_signal, c->kill_all, &info, err) < 0)
+	if (ctr_runtime_stop(m->rt, &ref, timeout, c->stop_signal, c->kill_all, wait, &info, err) < 0)
 		return err_prefix(err, "stop container %s", c->id);
 	ctr_record_exit(m, c, &info, NULL, NULL);
 	log_info("container stopped", "container=%s timeout=%d ms=%.1f", c->id, timeout,
 		 (double)(spawn_now_ns() - t0) / 1e6);
 	return 0;
+}
+
+/* A stop whose grace period goes on only waits: the pool may work. */
+static void stop_long_wait(void *arg, bool begin)
+{
+	dir_pool_busy(arg, !begin);
 }
 
 int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, ocid_error **err)
@@ -117,7 +124,8 @@ int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, ocid_error **
 	if (ctr_get(m, id, &c, err) < 0)
 		return -1;
 	dir_pool_busy(m->pool, true); /* deferred teardowns wait: see dir_pool.h */
-	int rc = stop_container(m, c, timeout_s, err);
+	struct ctr_stop_wait wait = {.long_wait = stop_long_wait, .arg = m->pool};
+	int rc = stop_container(m, c, timeout_s, &wait, err);
 	dir_pool_busy(m->pool, false);
 	container_unref(c);
 	return rc;
@@ -158,7 +166,7 @@ static int remove_container(struct ctr_mgr *m, struct container *c, bool defer_f
 	dir_pool_busy(m->pool, true);
 
 	int64_t t0 = spawn_now_ns();
-	if (stop_container(m, c, 0, err) < 0)
+	if (stop_container(m, c, 0, NULL, err) < 0)
 		goto fail;
 	int64_t t_stop = spawn_now_ns();
 	struct ctr_ref ref = ctr_ref_of(c);
@@ -259,7 +267,7 @@ static int hook_stop(void *arg, struct sandbox *sb, int64_t deadline_ns, ocid_er
 	/* The kubelet has stopped them gracefully before StopPodSandbox: what
 	 * still runs is killed. */
 	for (size_t i = 0; i < n; i++) {
-		if (rc == 0 && stop_container(m, v[i], 0, err) < 0)
+		if (rc == 0 && stop_container(m, v[i], 0, NULL, err) < 0)
 			rc = -1;
 		container_unref(v[i]);
 	}

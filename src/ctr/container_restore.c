@@ -98,7 +98,7 @@ static int restore_one(struct ctr_mgr *m, struct container *c, void *arg)
 			pthread_mutex_unlock(&m->mu);
 		} else if (st.state != CTR_RT_GONE && st.state != CTR_RT_STOPPED) {
 			/* its monitor is gone: no exit would ever be recorded */
-			if (ctr_runtime_stop(m->rt, &ref, 0, SIGKILL, c->kill_all, &exit, &e) < 0) {
+			if (ctr_runtime_stop(m->rt, &ref, 0, SIGKILL, c->kill_all, NULL, &exit, &e) < 0) {
 				ctr_warn("cannot kill a container whose conmon is gone", c->id, e);
 				err_clear(&e);
 			}

@@ -369,8 +369,22 @@ static int signal_container(struct ctr_runtime *r, const struct oci_runtime *rt,
 	return 0;
 }
 
+/* The grace period: past CTR_STOP_LONG_WAIT_MS the waiter is told. */
+static bool wait_grace(int pidfd, int pid, int timeout_s, const struct ctr_stop_wait *wait)
+{
+	int64_t total = (int64_t)timeout_s * 1000;
+	int64_t first = wait && wait->long_wait && total > CTR_STOP_LONG_WAIT_MS ? CTR_STOP_LONG_WAIT_MS : total;
+	bool gone = wait_pid_gone(pidfd, pid, first);
+	if (gone || first == total)
+		return gone;
+	wait->long_wait(wait->arg, true);
+	gone = wait_pid_gone(pidfd, pid, total - first);
+	wait->long_wait(wait->arg, false);
+	return gone;
+}
+
 static int stop_impl(struct ctr_runtime *r, const struct ctr_ref *ref, int timeout_s, int stop_signal,
-		     bool kill_all, struct exit_info *out, ocid_error **err)
+		     bool kill_all, const struct ctr_stop_wait *wait, struct exit_info *out, ocid_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
@@ -407,7 +421,7 @@ static int stop_impl(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 	if (!gone && timeout_s > 0 && sig != SIGKILL) {
 		if (signal_container(r, rt, ref, kill_all, pidfd, pid, sig, err) < 0)
 			return -1;
-		gone = wait_pid_gone(pidfd, pid, (int64_t)timeout_s * 1000);
+		gone = wait_grace(pidfd, pid, timeout_s, wait);
 	}
 	if (!gone) {
 		if (signal_container(r, rt, ref, kill_all, pidfd, pid, SIGKILL, err) < 0)
@@ -439,10 +453,10 @@ static int stop_impl(struct ctr_runtime *r, const struct ctr_ref *ref, int timeo
 }
 
 int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeout_s, int stop_signal,
-		     bool kill_all, struct exit_info *out, ocid_error **err)
+		     bool kill_all, const struct ctr_stop_wait *wait, struct exit_info *out, ocid_error **err)
 {
 	int64_t t0 = spawn_now_ns();
-	int rc = stop_impl(r, ref, timeout_s, stop_signal, kill_all, out, err);
+	int rc = stop_impl(r, ref, timeout_s, stop_signal, kill_all, wait, out, err);
 	log_debug("runtime stop", "id=%s ms=%.2f", ref->id, (double)(spawn_now_ns() - t0) / 1e6);
 	return rc;
 }

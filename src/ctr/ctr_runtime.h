@@ -80,9 +80,16 @@ int ctr_runtime_start(struct ctr_runtime *r, const struct ctr_ref *ref, ocid_err
  * process of the container (use it when it has no pid namespace of its own).
  * Returns once the container has exited and conmon has recorded it, with its
  * exit in *out (exit_code -1 if conmon died without writing one).
- * Idempotent: an exited or deleted container is no error. */
+ * Idempotent: an exited or deleted container is no error.
+ * wait (may be NULL) is told when the graceful wait has gone on for
+ * CTR_STOP_LONG_WAIT_MS, and when it ends: from then on the stop only waits. */
+#define CTR_STOP_LONG_WAIT_MS 1000
+struct ctr_stop_wait {
+	void (*long_wait)(void *arg, bool begin);
+	void *arg;
+};
 int ctr_runtime_stop(struct ctr_runtime *r, const struct ctr_ref *ref, int timeout_s, int stop_signal,
-		     bool kill_all, struct exit_info *out, ocid_error **err);
+		     bool kill_all, const struct ctr_stop_wait *wait, struct exit_info *out, ocid_error **err);
 
 /* Deletes the container in the runtime (killing it first if it still runs),
  * waits for its conmon to go, and removes conmon's leftovers (exit file,

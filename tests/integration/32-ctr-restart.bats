@@ -164,52 +164,18 @@ restart_ocid_kill9() {
 
 @test "kill -9 of ocid during CreateContainer leaves nothing behind after the restart" {
 	# a runtime handler whose `create` is slow: the kill lands in the middle
-	RUNC_ROOT=$TESTDIR/slow-root
-	mkdir -p "$RUNC_ROOT"
-	cat >"$TESTDIR/slow-runc" <<EOF
-#!/bin/sh
-for a in "\$@"; do
-	if [ "\$a" = create ]; then
-		touch "$TESTDIR/create-started"
-		sleep 1.5
-		/usr/sbin/runc "\$@"
-		rc=\$?
-		touch "$TESTDIR/create-done"
-		exit \$rc
-	fi
-done
-exec /usr/sbin/runc "\$@"
-EOF
-	chmod +x "$TESTDIR/slow-runc"
-	cat >"$TESTDIR/conf.d/slow.conf" <<EOF
-[ocid.runtime.runtimes.slow]
-runtime_path = "$TESTDIR/slow-runc"
-runtime_root = "$RUNC_ROOT"
-runtime_type = "oci"
-EOF
+	slow_runtime_conf 1.5
 	stop_ocid
 	start_pod_ocid
-	cfg=$(pod_config slowpod ".log_directory = \"$LOG_DIR\"")
-	POD_ID=$(ocic pod create --runtime-handler slow --config "$cfg")
-	ocic ctr create --pod "$POD_ID" --config "$(ctr_config victim)" >/dev/null 2>&1 &
-	create_pid=$!
-	for _ in $(seq 1 200); do
-		[ -e "$TESTDIR/create-started" ] && break
-		sleep 0.025
-	done
-	[ -e "$TESTDIR/create-started" ]
+	slow_create_in_background victim
 	kill9_ocid
-	wait "$create_pid" || true
+	wait "$SLOW_CREATE_PID" || true
 	id=$(db "SELECT id FROM containers")
 	[ ${#id} -eq 64 ]
 	[ "$(db "SELECT state FROM containers")" = creating ]
 	grep -q " $TESTDIR/run/containers/$id/rootfs " /proc/self/mountinfo
 	# the runtime finishes what conmon started
-	for _ in $(seq 1 100); do
-		[ -e "$TESTDIR/create-done" ] && break
-		sleep 0.05
-	done
-	[ -e "$TESTDIR/create-done" ]
+	wait_slow_create_done
 	start_pod_ocid
 	[ -z "$(ocic ctr list -q)" ]
 	assert_ctr_gone "$id"
@@ -217,7 +183,8 @@ EOF
 	[ -z "$(runc --root "$RUNC_ROOT" list -q)" ]
 	[ ! -e "$LOG_DIR/victim.log" ]
 	grep -q "removing a container that cannot be restored" "$TESTDIR/ocid.log"
-	# the name is free again
+	# the name is free again (in the same pod)
+	POD_ID=$SLOW_POD_ID
 	create_ctr victim
 	ocic ctr remove "$CTR_ID"
 }

@@ -112,29 +112,18 @@ wait_ready() {
 	assert_ctr_gone "$CTR_ID"
 }
 
-# A container whose stop waits out its grace period keeps the pool's thread
-# from working (for up to a second), so what RemoveContainer left is still
-# there when the next commands run. The stop is in flight once the
-# container has got its SIGTERM (the trap leaves a file in its upper dir).
-slow_stop_in_background() {
-	run_ctr slow '.image.image = "user" | .linux.security_context.run_as_user = {"value": 0} | .command = ["sh", "-c", "trap \"touch /got-term\" TERM; while true; do sleep 0.1; done"]'
-	SLOW_ID=$CTR_ID
-	"$OCIC" ctr stop --timeout 60 "$SLOW_ID" >/dev/null 2>&1 &
-	SLOW_STOP=$!
-	local i
-	for i in $(seq 1 200); do
-		[ -e "$TESTDIR/root/containers/$SLOW_ID/upper/got-term" ] && return 0
-		sleep 0.05
-	done
-	echo "the slow stop did not begin" >&2
-	return 1
-}
-
+# A CreateContainer in flight (a runtime handler whose create is slow) keeps
+# the pool's thread from deferred work for up to a second, so what
+# RemoveContainer left is still there when the next commands run. It uses
+# another image than busybox, which the test removes.
 @test "RemoveContainer leaves the rootfs and directories to the pool: an image removed right after is not held; a kill -9 before they go is swept at the next start" {
 	setup_ctr_env 35
+	slow_runtime_conf 8
+	stop_ocid
+	start_pod_ocid
 	ocic image pull user >/dev/null
 	ctr_pod later
-	slow_stop_in_background
+	slow_create_in_background held '.image.image = "user" | .linux.security_context.run_as_user = {"value": 0}'
 	run_ctr gone '.command = ["sleep", "1000"]'
 	gone=$CTR_ID
 	ocic ctr stop "$gone"
@@ -151,8 +140,10 @@ slow_stop_in_background() {
 	ocic ctr remove "$late"
 	grep -q " $TESTDIR/run/containers/$late/rootfs " /proc/self/mountinfo
 	[ -d "$TESTDIR/root/containers/$late" ]
+	[ ! -e "$TESTDIR/create-done" ] # the slow create was in flight all along
 	kill9_ocid
-	wait "$SLOW_STOP" || true
+	wait "$SLOW_CREATE_PID" || true
+	wait_slow_create_done
 	start_pod_ocid
 	[ -z "$(ocic ctr list -q | grep -x "$late")" ]
 	assert_ctr_gone "$late"

@@ -3,7 +3,8 @@
 # creates of an image, the directory pool's thread mounts as many rootfs of
 # that image as the last burst used, under a fresh container id, and the
 # next CreateContainer of it takes one (its id, its mount, its upper dir);
-# a burst is matched; nothing is mounted ahead while a call is in flight;
+# a burst is matched; nothing is mounted ahead while a call is in flight,
+# but a stop that waits out its grace period holds the pool only at first;
 # RemoveImage drops them and is not refused for them; warm_rootfs = 0 turns
 # it off; a kill -9 leaves them to the next start, which removes them, and
 # a clean stop leaves none.
@@ -82,27 +83,51 @@ wait_warm() {
 	done
 }
 
-@test "a burst is matched (three creates, three ready), and nothing is mounted ahead while a call is in flight" {
+@test "a burst is matched (four creates, four ready), and nothing is mounted ahead while a call is in flight" {
 	setup_ctr_env 36
+	slow_runtime_conf 4
+	stop_ocid
+	start_pod_ocid
 	ctr_pod burst
-	# a stop waiting out its grace period is a call in flight
-	run_ctr slow '.command = ["sh", "-c", "trap \"\" TERM; while true; do sleep 0.1; done"]'
-	slow=$CTR_ID
-	wait_warm 1
-	"$OCIC" ctr stop --timeout 60 "$slow" >/dev/null 2>&1 &
-	stopping=$!
-	sleep 0.3
+	# a create in flight for 4 s (of the same image)
+	slow_create_in_background held
 	ids=()
 	for n in a b c; do
 		create_ctr "$n" '.command = ["sleep", "1000"]'
 		ids+=("$CTR_ID")
 	done
-	sleep 1.5 # longer than deferred work may wait: this kind never runs while busy
+	sleep 1.2 # longer than deferred work may wait: this kind never runs while busy
 	[ -z "$(warm_ids)" ]
+	[ ! -e "$TESTDIR/create-done" ] # the slow create was in flight all along
+	wait "$SLOW_CREATE_PID"
+	wait_warm 4
+	for id in "${ids[@]}"; do
+		ocic ctr remove "$id"
+		assert_ctr_gone "$id"
+	done
+}
+
+@test "a stop that waits out its grace period holds the pool only for its first second: a rootfs is mounted ahead while it waits" {
+	setup_ctr_env 36
+	ctr_pod grace
+	run_ctr slow '.command = ["sh", "-c", "trap \"touch /got-term\" TERM; while true; do sleep 0.1; done"]'
+	slow=$CTR_ID
+	wait_warm 1
+	"$OCIC" ctr stop --timeout 60 "$slow" >/dev/null 2>&1 &
+	stopping=$!
+	for _ in $(seq 1 100); do
+		[ -e "$TESTDIR/root/containers/$slow/upper/got-term" ] && break
+		sleep 0.05
+	done
+	[ -e "$TESTDIR/root/containers/$slow/upper/got-term" ]
+	create_ctr next '.command = ["sleep", "1000"]'
+	next=$CTR_ID
+	wait_warm 1
+	kill -0 "$stopping" # the stop still waits
+	[ "$(ctr_state "$slow")" = CONTAINER_RUNNING ]
 	kill -KILL "$(ctr_pid "$slow")"
 	wait "$stopping"
-	wait_warm 3
-	for id in "${ids[@]}" "$slow"; do
+	for id in "$slow" "$next"; do
 		ocic ctr remove "$id"
 		assert_ctr_gone "$id"
 	done

@@ -164,6 +164,67 @@ wait_removed_files() {
 	return 1
 }
 
+# slow_runtime_conf SECONDS: a runtime handler "slow" (runc with a state root
+# of its own, $RUNC_ROOT) whose `create` sleeps SECONDS first;
+# $TESTDIR/create-started and create-done mark its begin and end. It takes
+# effect at the daemon's next start.
+slow_runtime_conf() {
+	local delay=$1
+	RUNC_ROOT=$TESTDIR/slow-root
+	mkdir -p "$RUNC_ROOT" "$TESTDIR/conf.d"
+	cat >"$TESTDIR/slow-runc" <<EOF
+#!/bin/sh
+for a in "\$@"; do
+	if [ "\$a" = create ]; then
+		touch "$TESTDIR/create-started"
+		sleep $delay
+		/usr/sbin/runc "\$@"
+		rc=\$?
+		touch "$TESTDIR/create-done"
+		exit \$rc
+	fi
+done
+exec /usr/sbin/runc "\$@"
+EOF
+	chmod +x "$TESTDIR/slow-runc"
+	cat >"$TESTDIR/conf.d/slow.conf" <<EOF
+[ocid.runtime.runtimes.slow]
+runtime_path = "$TESTDIR/slow-runc"
+runtime_root = "$RUNC_ROOT"
+runtime_type = "oci"
+EOF
+}
+
+# slow_create_in_background NAME [JQ_FILTER]: CreateContainer NAME in a pod
+# of the "slow" handler (SLOW_POD_ID), in the background (SLOW_CREATE_PID);
+# returns once the runtime's create has begun. A container call is then in
+# flight for the handler's delay.
+slow_create_in_background() {
+	local name=$1 filter=${2:-.} cfg i
+	rm -f "$TESTDIR/create-started" "$TESTDIR/create-done"
+	cfg=$(pod_config "slowpod-$name" ".log_directory = \"$LOG_DIR\"")
+	SLOW_POD_ID=$("$OCIC" pod create --runtime-handler slow --config "$cfg")
+	"$OCIC" ctr create --pod "$SLOW_POD_ID" --config "$(ctr_config "$name" "$filter")" >/dev/null 2>&1 &
+	SLOW_CREATE_PID=$!
+	for i in $(seq 1 200); do
+		[ -e "$TESTDIR/create-started" ] && return 0
+		sleep 0.025
+	done
+	echo "the slow create did not begin" >&2
+	return 1
+}
+
+# wait_slow_create_done: the slow runtime's create has finished (10 s at most).
+wait_slow_create_done() {
+	local i
+	for i in $(seq 1 200); do
+		[ -e "$TESTDIR/create-done" ] && return 0
+		sleep 0.05
+	done
+	echo "the slow create did not finish" >&2
+	return 1
+}
+
 # Nothing of container ID anywhere: mounts, bundle and container dirs,
 # conmon files, runtime state, processes, database row.
 assert_ctr_gone() {

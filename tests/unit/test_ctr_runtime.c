@@ -587,14 +587,34 @@ static void test_runc_exit_code(void **state)
 	/* stop of an exited container: no error, same exit. */
 	struct exit_info se;
 	ocid_error *err = NULL;
-	assert_int_equal(ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, &se, &err), 0);
+	assert_int_equal(ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, NULL, &se, &err), 0);
 	assert_int_equal(se.exit_code, 3);
 	ctr_remove(f, &c, NULL);
 }
 
+/* What a stop told its waiter: when the long wait began and ended (ms
+ * after the stop began), and how often. */
+struct wait_log {
+	int64_t t0;
+	int begins, ends;
+	double begin_ms, end_ms;
+};
+
+static void record_long_wait(void *arg, bool begin)
+{
+	struct wait_log *l = arg;
+	if (begin) {
+		l->begins++;
+		l->begin_ms = ms_since(l->t0);
+	} else {
+		l->ends++;
+		l->end_ms = ms_since(l->t0);
+	}
+}
+
 static void run_stop(struct fx *f, const char *runtime)
 {
-	/* Graceful: TERM handled, exits 0. */
+	/* Graceful: TERM handled, exits 0; the waiter hears nothing of so short a wait. */
 	struct ctr c;
 	ctr_create(f, &c, runtime, "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done", 0, NULL);
 	ctr_start(f, &c, NULL);
@@ -602,29 +622,38 @@ static void run_stop(struct fx *f, const char *runtime)
 	ocid_error *err = NULL;
 	struct exit_info se;
 	int64_t t0 = spawn_now_ns();
-	if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, &se, &err) < 0)
+	struct wait_log wl = {.t0 = t0};
+	struct ctr_stop_wait wait = {.long_wait = record_long_wait, .arg = &wl};
+	if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, &wait, &se, &err) < 0)
 		fail_msg("stop: %s", err->msg);
 	double stop_ms = ms_since(t0);
 	assert_int_equal(se.exit_code, 0);
 	assert_true(stop_ms < 5000);
+	assert_int_equal(wl.begins + wl.ends, 0);
 	/* Again: idempotent. */
-	assert_int_equal(ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, &se, &err), 0);
+	assert_int_equal(ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, NULL, &se, &err), 0);
 	assert_int_equal(se.exit_code, 0);
 	double remove_ms;
 	ctr_remove(f, &c, &remove_ms);
 	print_lat("stop", runtime, stop_ms);
 	print_lat("remove", runtime, remove_ms);
 
-	/* TERM ignored: SIGKILL after the timeout, 137. */
+	/* TERM ignored: SIGKILL after the timeout, 137; past
+	 * CTR_STOP_LONG_WAIT_MS of it the waiter is told, once each way. */
 	ctr_create(f, &c, runtime, "trap '' TERM; echo ready; while :; do sleep 1; done", 0, NULL);
 	ctr_start(f, &c, NULL);
 	wait_log(&c, "ready");
 	t0 = spawn_now_ns();
-	if (ctr_runtime_stop(f->rt, &c.ref, 1, 0, false, &se, &err) < 0)
+	wl = (struct wait_log){.t0 = t0};
+	if (ctr_runtime_stop(f->rt, &c.ref, 2, 0, false, &wait, &se, &err) < 0)
 		fail_msg("stop: %s", err->msg);
 	double ms = ms_since(t0);
 	assert_int_equal(se.exit_code, 137);
-	assert_true(ms >= 1000 && ms < 5000);
+	assert_true(ms >= 2000 && ms < 6000);
+	assert_int_equal(wl.begins, 1);
+	assert_int_equal(wl.ends, 1);
+	assert_true(wl.begin_ms >= CTR_STOP_LONG_WAIT_MS && wl.begin_ms < 2000);
+	assert_true(wl.end_ms >= 2000 && wl.end_ms <= ms);
 	struct exit_info ei;
 	assert_true(wait_exit(f, c.id, 5000, &ei));
 	assert_int_equal(ei.exit_code, 137);
@@ -674,7 +703,7 @@ static void test_stop_signals_directly(void **state)
 		free(take_runtime_calls(f));
 		struct exit_info se;
 		ocid_error *err = NULL;
-		if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, all, &se, &err) < 0)
+		if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, all, NULL, &se, &err) < 0)
 			fail_msg("stop: %s", err->msg);
 		assert_int_equal(se.exit_code, 0);
 		char *calls = take_runtime_calls(f);
@@ -812,7 +841,7 @@ static void run_exec(struct fx *f, const char *runtime)
 	free(rotated);
 
 	struct exit_info se;
-	if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, &se, &err) < 0)
+	if (ctr_runtime_stop(f->rt, &c.ref, 10, 0, false, NULL, &se, &err) < 0)
 		fail_msg("stop: %s", err->msg);
 	assert_int_equal(se.exit_code, 0);
 	/* Reopen with conmon gone: a clear error. */
@@ -939,7 +968,7 @@ static void test_restart(void **state)
 	assert_false(st.conmon_alive);
 
 	struct exit_info se;
-	if (ctr_runtime_stop(f->rt, &ra, 10, 0, false, &se, &err) < 0)
+	if (ctr_runtime_stop(f->rt, &ra, 10, 0, false, NULL, &se, &err) < 0)
 		fail_msg("stop: %s", err->msg);
 	assert_int_equal(se.exit_code, 0);
 	assert_true(wait_exit(f, a.id, 5000, &ei));
