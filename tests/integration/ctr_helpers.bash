@@ -200,28 +200,28 @@ EOF
 # returns once the runtime's create has begun. A container call is then in
 # flight for the handler's delay.
 slow_create_in_background() {
-	local name=$1 filter=${2:-.} cfg i
+	local name=$1 filter=${2:-.} cfg
 	rm -f "$TESTDIR/create-started" "$TESTDIR/create-done"
 	cfg=$(pod_config "slowpod-$name" ".log_directory = \"$LOG_DIR\"")
 	SLOW_POD_ID=$("$OCIC" pod create --runtime-handler slow --config "$cfg")
 	"$OCIC" ctr create --pod "$SLOW_POD_ID" --config "$(ctr_config "$name" "$filter")" >/dev/null 2>&1 &
 	SLOW_CREATE_PID=$!
-	for i in $(seq 1 200); do
-		[ -e "$TESTDIR/create-started" ] && return 0
-		sleep 0.025
-	done
-	echo "the slow create did not begin" >&2
-	return 1
+	wait_marker create-started "the slow create did not begin"
 }
 
-# wait_slow_create_done: the slow runtime's create has finished (10 s at most).
+# wait_slow_create_done: the slow runtime's create has finished.
 wait_slow_create_done() {
+	wait_marker create-done "the slow create did not finish"
+}
+
+# wait_marker NAME WHAT: $TESTDIR/NAME exists (10 s at most), else WHAT.
+wait_marker() {
 	local i
-	for i in $(seq 1 200); do
-		[ -e "$TESTDIR/create-done" ] && return 0
-		sleep 0.05
+	for i in $(seq 1 400); do
+		[ -e "$TESTDIR/$1" ] && return 0
+		sleep 0.025
 	done
-	echo "the slow create did not finish" >&2
+	echo "$2" >&2
 	return 1
 }
 
