@@ -70,6 +70,22 @@ static void remove_empty_log(const char *path)
 		unlink(path);
 }
 
+void ctr_remove_files(struct ctr_mgr *m, const char *id, const char *bundle, const char *dir, bool dir_now)
+{
+	cleanup_err ocid_error *e = NULL;
+	cleanup_free char *rootfs = xasprintf("%s/rootfs", bundle);
+	if (rootfs_umount(rootfs, &e) < 0) {
+		ctr_warn("teardown: unmount failed", id, e);
+		err_clear(&e);
+	}
+	if (fs_remove_all(bundle, &e) < 0) {
+		ctr_warn("teardown: cannot remove the bundle", id, e);
+		err_clear(&e);
+	}
+	if ((dir_now ? fs_remove_all(dir, &e) : dir_pool_discard(m->pool, dir, &e)) < 0)
+		ctr_warn("teardown: cannot remove the container directory", id, e);
+}
+
 void ctr_teardown_files(struct ctr_mgr *m, struct container *c, bool runtime_too)
 {
 	cleanup_err ocid_error *e = NULL;
@@ -82,18 +98,7 @@ void ctr_teardown_files(struct ctr_mgr *m, struct container *c, bool runtime_too
 			err_clear(&e);
 		}
 	}
-	if (rootfs_umount(c->rootfs, &e) < 0) {
-		ctr_warn("teardown: unmount failed", c->id, e);
-		err_clear(&e);
-	}
-	if (fs_remove_all(c->bundle, &e) < 0) {
-		ctr_warn("teardown: cannot remove the bundle", c->id, e);
-		err_clear(&e);
-	}
-	if (dir_pool_discard(m->pool, c->dir, &e) < 0) {
-		ctr_warn("teardown: cannot remove the container directory", c->id, e);
-		err_clear(&e);
-	}
+	ctr_remove_files(m, c->id, c->bundle, c->dir, false);
 }
 
 /* The log file: <pod log_directory>/<log_path>; a container of a pod with
@@ -150,28 +155,44 @@ static void term_path_of(struct container *c, const char **ctr_path, bool *ours)
 	*ours = true;
 }
 
-/* The directories create makes (the row exists already). The on-disk one
- * (upper/, work/, termination-log) comes ready from the pool when it has
- * one: `pooled` says which. */
-static int make_dirs(struct ctr_mgr *m, struct container *c, bool *pooled, ocid_error **err)
+int ctr_make_dirs(struct ctr_mgr *m, const char *dir, const char *bundle, bool *pooled, ocid_error **err)
 {
-	int took = dir_pool_take(m->pool, c->dir, err);
+	int took = dir_pool_take(m->pool, dir, err);
 	if (took < 0)
 		return -1;
 	*pooled = took == 1;
 	if (!*pooled) {
-		cleanup_free char *upper = xasprintf("%s/upper", c->dir);
-		cleanup_free char *work = xasprintf("%s/work", c->dir);
-		if (mkdir(c->dir, 0700) < 0)
-			return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->dir);
+		cleanup_free char *upper = xasprintf("%s/upper", dir);
+		cleanup_free char *work = xasprintf("%s/work", dir);
+		if (mkdir(dir, 0700) < 0)
+			return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", dir);
 		if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0)
-			return err_set_errno(err, GRPC_INTERNAL, errno, "create the overlay dirs in %s", c->dir);
+			return err_set_errno(err, GRPC_INTERNAL, errno, "create the overlay dirs in %s", dir);
 	}
-	if (mkdir(c->bundle, 0700) < 0)
-		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->bundle);
-	if (mkdir(c->rootfs, 0755) < 0)
-		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", c->rootfs);
+	cleanup_free char *rootfs = xasprintf("%s/rootfs", bundle);
+	if (mkdir(bundle, 0700) < 0)
+		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", bundle);
+	if (mkdir(rootfs, 0755) < 0)
+		return err_set_errno(err, GRPC_INTERNAL, errno, "create %s", rootfs);
 	return 0;
+}
+
+int ctr_mount_rootfs(struct ctr_mgr *m, const struct image_record *img, const char *rootfs, const char *dir,
+		     ocid_error **err)
+{
+	if (img->n_layers == 0)
+		return err_set(err, GRPC_FAILED_PRECONDITION, "image %s has no layers", img->id);
+	char **lower = NULL;
+	size_t n = 0;
+	if (layer_store_lower_dirs(m->store->layers, img->layers[img->n_layers - 1], &lower, &n, err) < 0)
+		return err_prefix(err, "layers of image %s", img->id);
+	cleanup_free char *upper = xasprintf("%s/upper", dir);
+	cleanup_free char *work = xasprintf("%s/work", dir);
+	int rc = rootfs_mount(rootfs, lower, n, upper, work, err);
+	for (size_t i = 0; i < n; i++)
+		free(lower[i]);
+	free(lower);
+	return rc;
 }
 
 static int mount_rootfs(struct ctr_mgr *m, struct container *c, const struct image_record *img, ocid_error **err)
@@ -383,7 +404,7 @@ int ctr_create(struct ctr_mgr *m, const char *pod_id, const Runtime__V1__Contain
 	row = true;
 	files = true;
 	int64_t t_row = spawn_now_ns();
-	if (!warm && make_dirs(m, c, &pooled, err) < 0)
+	if (!warm && ctr_make_dirs(m, c->dir, c->bundle, &pooled, err) < 0)
 		goto fail;
 	int64_t t_dirs = spawn_now_ns();
 	if (!warm && mount_rootfs(m, c, img, err) < 0)

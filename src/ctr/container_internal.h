@@ -103,14 +103,18 @@ bool ctr_warm_take(struct ctr_mgr *m, const char *image_id, char id_out[CTR_ID_L
 /* Unmounts and deletes the sets of image_id and stops making them (until a
  * create uses it again): before the image is removed. */
 void ctr_warm_drop_image(struct ctr_mgr *m, const char *image_id);
-/* Sets ready (for tests). */
-size_t ctr_warm_count(struct ctr_mgr *m);
-/* The overlay of img's layers at rootfs, with dir's upper/ and work/. */
-int ctr_mount_rootfs(struct ctr_mgr *m, const struct image_record *img, const char *rootfs, const char *dir,
-		     ocid_error **err);
 
 /* container_create.c */
 int ctr_new_id(char out[CTR_ID_LEN + 1], ocid_error **err);
+/* A container's directories: dir (upper/, work/; a spare from the pool when
+ * it has one, `pooled` says so) and bundle with an empty rootfs/. */
+int ctr_make_dirs(struct ctr_mgr *m, const char *dir, const char *bundle, bool *pooled, ocid_error **err);
+/* The overlay of img's layers at rootfs, with dir's upper/ and work/. */
+int ctr_mount_rootfs(struct ctr_mgr *m, const struct image_record *img, const char *rootfs, const char *dir,
+		     ocid_error **err);
+/* Unmounts bundle/rootfs and deletes bundle and dir (dir through the pool's
+ * trash, or at once with dir_now); failures are logged. */
+void ctr_remove_files(struct ctr_mgr *m, const char *id, const char *bundle, const char *dir, bool dir_now);
 
 /* container.c */
 struct container *container_alloc(struct ctr_mgr *m);

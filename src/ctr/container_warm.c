@@ -21,7 +21,6 @@
  * rename: the kernel keeps the text it was given (docs/field-notes.md). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,43 +70,13 @@ static void set_paths(const struct ctr_warm *w, const char *id, char **dir, char
 	*bundle = xasprintf("%s/%s", w->run_dir, id);
 }
 
-int ctr_mount_rootfs(struct ctr_mgr *m, const struct image_record *img, const char *rootfs, const char *dir,
-		     ocid_error **err)
-{
-	if (img->n_layers == 0)
-		return err_set(err, GRPC_FAILED_PRECONDITION, "image %s has no layers", img->id);
-	char **lower = NULL;
-	size_t n = 0;
-	if (layer_store_lower_dirs(m->store->layers, img->layers[img->n_layers - 1], &lower, &n, err) < 0)
-		return err_prefix(err, "layers of image %s", img->id);
-	cleanup_free char *upper = xasprintf("%s/upper", dir);
-	cleanup_free char *work = xasprintf("%s/work", dir);
-	int rc = rootfs_mount(rootfs, lower, n, upper, work, err);
-	for (size_t i = 0; i < n; i++)
-		free(lower[i]);
-	free(lower);
-	return rc;
-}
-
 /* Unmounts and deletes a set (not in the list any more) and drops its hold:
  * its directory through the pool's trash, or at once (in_place: shutdown). */
 static void teardown_set(struct ctr_mgr *m, struct warm_set *s, bool in_place)
 {
-	struct ctr_warm *w = m->warm;
 	cleanup_free char *dir = NULL, *bundle = NULL;
-	set_paths(w, s->id, &dir, &bundle);
-	cleanup_free char *rootfs = xasprintf("%s/rootfs", bundle);
-	cleanup_err ocid_error *e = NULL;
-	if (rootfs_umount(rootfs, &e) < 0) {
-		ctr_warn("warm rootfs: unmount failed", s->id, e);
-		err_clear(&e);
-	}
-	if (fs_remove_all(bundle, &e) < 0) {
-		ctr_warn("warm rootfs: cannot remove the bundle", s->id, e);
-		err_clear(&e);
-	}
-	if ((in_place ? fs_remove_all(dir, &e) : dir_pool_discard(m->pool, dir, &e)) < 0)
-		ctr_warn("warm rootfs: cannot remove the directory", s->id, e);
+	set_paths(m->warm, s->id, &dir, &bundle);
+	ctr_remove_files(m, s->id, bundle, dir, in_place);
 	if (s->image_id)
 		store_image_release(m->store, s->image_id);
 	free(s->image_id);
@@ -129,26 +98,8 @@ static int make_set(struct ctr_mgr *m, const char *image_id, const char *id, oci
 		err_set(err, GRPC_NOT_FOUND, "image %s not found", image_id);
 		goto out;
 	}
-	int took = dir_pool_take(m->pool, dir, err);
-	if (took < 0)
-		goto out;
-	if (took == 0) {
-		cleanup_free char *upper = xasprintf("%s/upper", dir);
-		cleanup_free char *work = xasprintf("%s/work", dir);
-		cleanup_free char *term = xasprintf("%s/termination-log", dir);
-		int fd = -1;
-		if (mkdir(dir, 0700) < 0 || mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-		    (fd = open(term, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
-			err_set_errno(err, GRPC_INTERNAL, errno, "create %s", dir);
-			goto undo;
-		}
-		close(fd);
-	}
-	if (mkdir(bundle, 0700) < 0 || mkdir(rootfs, 0755) < 0) {
-		err_set_errno(err, GRPC_INTERNAL, errno, "create %s", rootfs);
-		goto undo;
-	}
-	if (ctr_mount_rootfs(m, img, rootfs, dir, err) < 0)
+	bool pooled;
+	if (ctr_make_dirs(m, dir, bundle, &pooled, err) < 0 || ctr_mount_rootfs(m, img, rootfs, dir, err) < 0)
 		goto undo;
 	rc = 0;
 	goto out;
@@ -162,18 +113,18 @@ out:
 
 /* Under mu: how many sets each listed image may have (by recency, within
  * the cap); the index of the first image short of its share, or -1. */
-static int shares_locked(const struct ctr_warm *w, size_t share[WARM_IMAGES], size_t have[WARM_IMAGES])
+static int shares_locked(const struct ctr_warm *w, size_t share[WARM_IMAGES])
 {
 	size_t left = w->cap;
 	int short_of = -1;
 	for (size_t i = 0; i < w->n_images; i++) {
 		share[i] = w->images[i].want < left ? w->images[i].want : left;
 		left -= share[i];
-		have[i] = 0;
+		size_t have = 0;
 		for (const struct warm_set *s = w->sets; s; s = s->next)
 			if (strcmp(s->image_id, w->images[i].image_id) == 0)
-				have[i]++;
-		if (short_of < 0 && have[i] < share[i])
+				have++;
+		if (short_of < 0 && have < share[i])
 			short_of = (int)i;
 	}
 	return short_of;
@@ -204,7 +155,7 @@ static bool warm_work(void *arg)
 {
 	struct ctr_mgr *m = arg;
 	struct ctr_warm *w = m->warm;
-	size_t share[WARM_IMAGES], have[WARM_IMAGES];
+	size_t share[WARM_IMAGES];
 	pthread_mutex_lock(&w->mu);
 	if (w->closed) {
 		pthread_mutex_unlock(&w->mu);
@@ -223,14 +174,13 @@ static bool warm_work(void *arg)
 		}
 		w->burst_open = false;
 	}
-	shares_locked(w, share, have);
+	int i = shares_locked(w, share);
 	struct warm_set *surplus = take_surplus_locked(w, share);
 	if (surplus) {
 		pthread_mutex_unlock(&w->mu);
 		teardown_set(m, surplus, false);
 		return true;
 	}
-	int i = shares_locked(w, share, have);
 	if (i < 0) {
 		pthread_mutex_unlock(&w->mu);
 		return false;
@@ -382,17 +332,6 @@ void ctr_warm_drop_image(struct ctr_mgr *m, const char *image_id)
 		teardown_set(m, drop, false);
 		drop = next;
 	}
-}
-
-size_t ctr_warm_count(struct ctr_mgr *m)
-{
-	struct ctr_warm *w = m->warm;
-	if (w == NULL)
-		return 0;
-	pthread_mutex_lock(&w->mu);
-	size_t n = w->n_sets;
-	pthread_mutex_unlock(&w->mu);
-	return n;
 }
 
 /* What an earlier run left: unmounted and deleted. */
